@@ -1,0 +1,97 @@
+"""`headstart index`: mine a repository's history into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from headstart.cli.app import app
+from headstart.cli.common import DbOption, ModelOption, VerboseOption, open_store, setup
+from headstart.indexers.pipeline import IndexReport, index_repository
+
+stderr = Console(stderr=True)
+
+
+@app.command()
+def index(
+    path: Path = typer.Argument(Path("."), help="Repository to index (any folder inside it)."),
+    until: str | None = typer.Option(None, "--until", help="Index history up to this revision, not HEAD."),
+    renames: bool = typer.Option(False, "--renames", help="Detect renamed files (slower)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be indexed and a time estimate."),
+    workers: int = typer.Option(0, "--workers", help="Processes that read diffs [default: one per CPU]."),
+    db: str | None = DbOption,
+    model: str | None = ModelOption,
+    verbose: int = VerboseOption,
+) -> None:
+    """Index a repository's commits and pull requests.
+
+    Example: headstart index ~/src/project --dry-run
+    """
+    settings = setup(db, model, verbose)
+    store = open_store(settings)
+
+    with Progress(
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+        disable=dry_run,
+    ) as progress:
+        task = progress.add_task("index", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = index_repository(
+            store,
+            path,
+            until=until,
+            renames=renames,
+            dry_run=dry_run,
+            workers=workers,
+            on_progress=on_progress,
+        )
+    _print_report(report)
+
+
+def _print_report(report: IndexReport) -> None:
+    plan = report.plan
+    if plan.head is None:
+        stderr.print(f"{plan.path}: the repository has no commits yet; nothing to index.")
+        return
+    if plan.shallow:
+        stderr.print(f"warning: {plan.path} is a shallow clone; only the commits it holds are indexed.")
+    if report.dry_run:
+        typer.echo(
+            f"{plan.repo}: {len(plan.new_commits)} commits to index "
+            f"({plan.pull_requests} pull requests among them), "
+            f"{len(plan.stale_commits)} indexed commits no longer in history; "
+            f"estimated time {plan.estimated_seconds:.0f}s (estimate: measured diff rate plus "
+            "a typical CPU embedding rate)."
+        )
+        return
+    if plan.stale_commits:
+        stderr.print(
+            f"history was rewritten: removed {report.records_deleted} records of "
+            f"{len(plan.stale_commits)} commits no longer reachable."
+        )
+    rate = report.commits_written / report.seconds if report.seconds else 0.0
+    typer.echo(
+        f"{plan.repo}: indexed {report.commits_written} new commits and "
+        f"{report.pull_requests_written} pull requests in {report.seconds:.1f}s ({rate:.0f} commits/s)."
+    )

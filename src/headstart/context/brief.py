@@ -1,0 +1,182 @@
+"""Assembling a task brief: likely files, similar past work, fixes and reverts, co-changes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from headstart.context.history import HistoryCache, HistoryView
+from headstart.context.models import Brief, CoChange, FixOrRevert, LikelyFile, RelatedChange
+from headstart.records import Freshness
+from headstart.context.ranking import named_files, rank_files, reasons
+from headstart.context.render import fit_to_budget
+from headstart.records import LinkKind, RecordKind
+from headstart.store import SearchHit, Store
+
+SIMILAR_LIMIT = 30
+FILE_LIMIT = 15
+RELATED_LIMIT = 10
+FIX_LIMIT = 10
+CO_CHANGE_LIMIT = 10
+
+
+def new_brief_id() -> str:
+    return "hsb_" + secrets.token_hex(8)
+
+
+def build_brief(
+    store: Store,
+    cache: HistoryCache,
+    repo: str,
+    task: str,
+    *,
+    files: Sequence[str] = (),
+    max_tokens: int = 1500,
+    freshness: Freshness | None = None,
+    output: str = "markdown",
+) -> Brief:
+    """Build a brief for `task` in `repo` that fits `max_tokens` when rendered as `output`."""
+    view = cache.get(repo)
+    anchors = [path.replace("\\", "/").lstrip("./") for path in files]
+    query = task if not anchors else f"{task}\n{' '.join(anchors)}"
+    hits = store.search(
+        query,
+        repo=repo,
+        kinds=[RecordKind.PULL_REQUEST.value, RecordKind.COMMIT.value],
+        limit=SIMILAR_LIMIT,
+    )
+
+    ranked = rank_files(view, task, hits, anchors)
+    likely = [
+        LikelyFile(path=path, score=0.0, reasons=reasons(item, len(hits)), exists=view.exists(path))
+        for path, item in ranked[:FILE_LIMIT]
+    ]
+    top_score = ranked[0][1].score if ranked else 1.0
+    for entry, (_, item) in zip(likely, ranked, strict=False):
+        entry.score = round(item.score / top_score, 3)
+
+    likely_paths = [entry.path for entry in likely]
+    brief = Brief(
+        id=new_brief_id(),
+        repo=repo,
+        task=task,
+        generated_at=datetime.now(timezone.utc),
+        freshness=freshness or Freshness(),
+        likely_files=likely,
+        related=_related(view, task, hits, set(likely_paths[:5])),
+        fixes_and_reverts=_fixes_and_reverts(view, likely_paths[:8]),
+        co_changes=_co_changes(view, likely_paths[:5]),
+        max_tokens=max_tokens,
+    )
+    return fit_to_budget(brief, output)
+
+
+def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files: set[str]) -> list[RelatedChange]:
+    """Similar past changes, a pull request preferred over the commit that landed it."""
+    landed_by_pull_request = {
+        target.partition(":")[2]
+        for hit in hits
+        if hit.record.kind == RecordKind.PULL_REQUEST
+        for kind, target in ((link.kind, link.target) for link in hit.record.links)
+        if kind == LinkKind.MERGED_AS
+    }
+    task_words = {word for word in task.lower().split() if len(word) > 3}
+    related: list[RelatedChange] = []
+    for rank, hit in enumerate(hits):
+        record = hit.record
+        if record.kind == RecordKind.COMMIT and record.key in landed_by_pull_request:
+            continue
+        why = [f"similar to the task (rank {rank + 1} by text and meaning)"]
+        shared = [path for path in record.files if path in top_files]
+        if shared:
+            why.append("changed likely file(s): " + ", ".join(shared[:3]))
+        common = sorted(task_words & set(record.title.lower().split()))
+        if common:
+            why.append("shares words: " + ", ".join(common[:5]))
+        sha = record.key if record.kind == RecordKind.COMMIT else _merged_sha(record)
+        related.append(
+            RelatedChange(
+                kind=record.kind.value,
+                key=record.key,
+                sha=sha,
+                number=record.number,
+                title=record.title,
+                date=record.created_at,
+                url=record.url,
+                why=why,
+                files=record.files[:8],
+                missing_files=[path for path in record.files[:8] if not view.exists(path)],
+            )
+        )
+        if len(related) >= RELATED_LIMIT:
+            break
+    return related
+
+
+def _merged_sha(record) -> str | None:  # noqa: ANN001 - a Record
+    for link in record.links:
+        if link.kind == LinkKind.MERGED_AS:
+            return link.target.partition(":")[2]
+    return None
+
+
+def _fixes_and_reverts(view: HistoryView, paths: Sequence[str]) -> list[FixOrRevert]:
+    """Commits that fixed an issue or commit, or reverted one, and touched the likely files."""
+    found: dict[str, FixOrRevert] = {}
+    for path in paths:
+        for change in view.commits_touching(path):
+            for kind, target in change.links:
+                if kind not in (LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value, LinkKind.REVERTS.value):
+                    continue
+                if change.key in found:
+                    break
+                found[change.key] = FixOrRevert(
+                    kind="revert" if kind == LinkKind.REVERTS.value else "fix",
+                    sha=change.key,
+                    title=change.title,
+                    date=change.created_at,
+                    url=change.url,
+                    files=change.files[:8],
+                    missing_files=[other for other in change.files[:8] if not view.exists(other)],
+                    target=target,
+                )
+        # Commits reverted later are fragile history too, even if their own message is plain.
+        for change in view.commits_touching(path):
+            for kind, reverter_id in view.incoming.get(f"commit:{change.key}", []):
+                reverter = view.changes[reverter_id]
+                if kind == LinkKind.REVERTS.value and reverter.key not in found:
+                    found[reverter.key] = FixOrRevert(
+                        kind="revert",
+                        sha=reverter.key,
+                        title=reverter.title,
+                        date=reverter.created_at,
+                        url=reverter.url,
+                        files=reverter.files[:8],
+                        missing_files=[other for other in reverter.files[:8] if not view.exists(other)],
+                        target=f"commit:{change.key}",
+                    )
+    return sorted(found.values(), key=lambda item: item.date, reverse=True)[:FIX_LIMIT]
+
+
+def _co_changes(view: HistoryView, paths: Sequence[str]) -> list[CoChange]:
+    pairs: list[CoChange] = []
+    for path in paths:
+        total, partners = view.co_changes(path)
+        for partner, together in partners.most_common(3):
+            if together < 2 or not view.exists(partner):
+                continue
+            pairs.append(
+                CoChange(
+                    path=path,
+                    with_path=partner,
+                    together=together,
+                    total=total,
+                    confidence=round(together / total, 2),
+                )
+            )
+    pairs.sort(key=lambda pair: (-pair.confidence, -pair.together))
+    return pairs[:CO_CHANGE_LIMIT]
+
+
+__all__ = ["build_brief", "named_files", "new_brief_id"]

@@ -1,0 +1,144 @@
+"""An in-memory view of one repository's history: who changed which file, and with what."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from headstart.errors import IndexNotFoundError
+from headstart.records import LinkKind, RecordKind
+from headstart.store import Store
+
+# A commit touching more files than this is a sweep (formatting, licence headers, vendoring):
+# it says little about which files belong together.
+MAX_FILES_PER_CHANGE = 30
+
+_COLUMNS = ["id", "kind", "key", "title", "files", "created_at", "links", "parents", "url", "number"]
+
+
+@dataclass
+class Change:
+    """One commit or pull request, without its body or vector."""
+
+    id: str
+    kind: str
+    key: str
+    title: str
+    files: list[str]
+    created_at: datetime
+    url: str | None
+    number: int | None
+    parents: list[str]
+    links: list[tuple[str, str]]
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+@dataclass
+class HistoryView:
+    """Changes of one repository indexed by file, built once per store version."""
+
+    repo: str
+    changes: dict[str, Change]
+    by_file: dict[str, list[str]]
+    head_files: set[str] | None
+    by_target: dict[str, str]
+    incoming: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def exists(self, path: str) -> bool:
+        return self.head_files is None or path in self.head_files
+
+    def commits_touching(self, path: str) -> list[Change]:
+        """Non-merge commits that changed `path`, newest first."""
+        return [self.changes[change_id] for change_id in reversed(self.by_file.get(path, []))]
+
+    def co_changes(self, path: str) -> tuple[int, Counter[str]]:
+        """Count the commits changing `path` and, per other file, how many of them changed it too."""
+        commits = self.commits_touching(path)
+        partners: Counter[str] = Counter()
+        for commit in commits:
+            if len(commit.files) > MAX_FILES_PER_CHANGE:
+                continue
+            partners.update(other for other in commit.files if other != path)
+        return len(commits), partners
+
+    def change_for_target(self, target: str) -> Change | None:
+        change_id = self.by_target.get(target)
+        return self.changes.get(change_id) if change_id else None
+
+
+def build_history(store: Store, repo: str) -> HistoryView:
+    """Load a repository's changes from the store into a HistoryView."""
+    table = store.columns(repo, _COLUMNS, kinds=[RecordKind.COMMIT.value, RecordKind.PULL_REQUEST.value])
+    if table.num_rows == 0:
+        raise IndexNotFoundError(
+            f"no history is indexed for {repo!r}; run `headstart index {repo}` first"
+            if repo.startswith("/")
+            else f"no history is indexed for {repo!r}; run `headstart index PATH` on a clone of it first"
+        )
+
+    changes: dict[str, Change] = {}
+    by_file: dict[str, list[str]] = defaultdict(list)
+    by_target: dict[str, str] = {}
+    incoming: dict[str, list[tuple[str, str]]] = defaultdict(list)
+
+    rows = sorted(table.to_pylist(), key=lambda row: row["created_at"])
+    for row in rows:
+        change = Change(
+            id=row["id"],
+            kind=row["kind"],
+            key=row["key"],
+            title=row["title"] or "",
+            files=list(row["files"] or []),
+            created_at=row["created_at"],
+            url=row["url"],
+            number=row["number"],
+            parents=list(row["parents"] or []),
+            links=[(link["kind"], link["target"]) for link in row["links"] or []],
+        )
+        changes[change.id] = change
+        by_target[f"{change.kind}:{change.key}"] = change.id
+        if change.kind == RecordKind.COMMIT.value and not change.is_merge:
+            for path in change.files:
+                by_file[path].append(change.id)
+        for kind, target in change.links:
+            incoming[target].append((kind, change.id))
+
+    return HistoryView(
+        repo=repo,
+        changes=changes,
+        by_file=dict(by_file),
+        head_files=store.head_files(repo),
+        by_target=by_target,
+        incoming=dict(incoming),
+    )
+
+
+def reverts_and_fixes(view: HistoryView, change: Change) -> list[tuple[LinkKind, str]]:
+    """Links from a change that make it a fix or a revert."""
+    kinds = {LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value, LinkKind.REVERTS.value}
+    return [(LinkKind(kind), target) for kind, target in change.links if kind in kinds]
+
+
+class HistoryCache:
+    """Keep one HistoryView per repository until the store changes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._views: dict[str, tuple[int, HistoryView]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, repo: str) -> HistoryView:
+        version = self.store.version()
+        with self._lock:
+            cached = self._views.get(repo)
+            if cached and cached[0] == version:
+                return cached[1]
+        view = build_history(self.store, repo)
+        with self._lock:
+            self._views[repo] = (version, view)
+        return view

@@ -1,0 +1,119 @@
+"""Ranking the files a task will probably change, with the reasons for each."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from headstart.context.history import MAX_FILES_PER_CHANGE, HistoryView
+from headstart.store import SearchHit
+
+# Weights of the signals, chosen on held-out repositories (see docs/evaluation.md).
+SIMILAR_WEIGHT = 1.0
+NAMED_WEIGHT = 2.0
+ANCHOR_WEIGHT = 3.0
+CO_CHANGE_WEIGHT = 0.8
+RANK_CONSTANT = 2.0
+# Similarity is raised to this power, so changes that merely share a word count for little.
+SIMILARITY_POWER = 3
+
+_PATH_TOKEN = re.compile(r"[\w.\-/]+")
+
+
+@dataclass
+class FileEvidence:
+    score: float = 0.0
+    similar: list[str] = field(default_factory=list)
+    named: bool = False
+    anchor: bool = False
+    co_changed_with: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def named_files(task: str, candidates: set[str] | None) -> set[str]:
+    """Find files the task text names, by path or by a file name unique enough to match."""
+    if not candidates:
+        return set()
+    tokens = {token.strip("./").lower() for token in _PATH_TOKEN.findall(task)}
+    tokens = {token for token in tokens if "." in token or "/" in token}
+    if not tokens:
+        return set()
+    found: set[str] = set()
+    for path in candidates:
+        lowered = path.lower()
+        name = lowered.rsplit("/", 1)[-1]
+        if lowered in tokens or name in tokens or any(lowered.endswith("/" + token) for token in tokens if "/" in token):
+            found.add(path)
+    return found
+
+
+def rank_files(
+    view: HistoryView,
+    task: str,
+    hits: Sequence[SearchHit],
+    anchors: Sequence[str] = (),
+) -> list[tuple[str, FileEvidence]]:
+    """Score files by the similar changes that touched them, names in the task, and co-change."""
+    evidence: dict[str, FileEvidence] = defaultdict(FileEvidence)
+    seen_changes: set[tuple[str, ...]] = set()
+
+    for rank, hit in enumerate(hits):
+        files = [path for path in hit.record.files if view.exists(path)]
+        signature = tuple(sorted(hit.record.files))
+        if not files or len(hit.record.files) > MAX_FILES_PER_CHANGE or signature in seen_changes:
+            continue
+        # A squash-merged pull request and its commit carry the same files: count them once.
+        seen_changes.add(signature)
+        closeness = max(hit.similarity, 0.0) ** SIMILARITY_POWER
+        weight = SIMILAR_WEIGHT * closeness / (RANK_CONSTANT + rank) / math.sqrt(len(files))
+        label = _label(hit)
+        for path in files:
+            evidence[path].score += weight
+            evidence[path].similar.append(label)
+
+    for path in named_files(task, view.head_files):
+        evidence[path].score += NAMED_WEIGHT / RANK_CONSTANT
+        evidence[path].named = True
+    for path in anchors:
+        evidence[path].score += ANCHOR_WEIGHT / RANK_CONSTANT
+        evidence[path].anchor = True
+
+    # Spread a little of each strong file's score to the files that usually change with it.
+    seeds = sorted(evidence.items(), key=lambda item: -item[1].score)[:5]
+    for path, seed in seeds:
+        total, partners = view.co_changes(path)
+        if total < 2:
+            continue
+        for partner, together in partners.most_common(5):
+            confidence = together / total
+            if together < 2 or confidence < 0.3 or not view.exists(partner):
+                continue
+            evidence[partner].score += seed.score * confidence * CO_CHANGE_WEIGHT
+            evidence[partner].co_changed_with.append((path, together, total))
+
+    ranked = sorted(evidence.items(), key=lambda item: (-item[1].score, item[0]))
+    return [(path, item) for path, item in ranked if view.exists(path)]
+
+
+def _label(hit: SearchHit) -> str:
+    record = hit.record
+    if record.kind.value == "pull_request":
+        return f"PR {record.key}"
+    return f"commit {record.key[:10]}"
+
+
+def reasons(item: FileEvidence, similar_count: int) -> list[str]:
+    """Explain a file's rank in words an agent can check."""
+    explained: list[str] = []
+    if item.anchor:
+        explained.append("given with the task")
+    if item.named:
+        explained.append("named in the task")
+    if item.similar:
+        shown = ", ".join(item.similar[:3])
+        explained.append(f"changed by {len(item.similar)} of the {similar_count} most similar past changes ({shown})")
+    for path, together, total in item.co_changed_with[:2]:
+        explained.append(f"changed with {path} in {together} of its {total} commits")
+    return explained

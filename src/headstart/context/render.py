@@ -1,0 +1,106 @@
+"""Rendering a brief as Markdown or JSON, cut down to its token budget."""
+
+from __future__ import annotations
+
+import json
+
+from headstart.context.models import Brief
+from headstart.context.tokens import count_tokens
+
+# When a brief is over budget, items are cut from the first section in this list that is still
+# above its floor: similar changes go first, then the rest evenly, and likely files last.
+_CUT_ORDER = (
+    ("related", 5),
+    ("fixes_and_reverts", 3),
+    ("co_changes", 3),
+    ("related", 2),
+    ("fixes_and_reverts", 0),
+    ("co_changes", 0),
+    ("likely_files", 3),
+)
+
+
+def quote_data(text: str, limit: int = 160) -> str:
+    """Quote text taken from history as one inert line, so it reads as data, not as markup."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return '"' + line.replace("\\", "\\\\").replace('"', '\\"').replace("`", "'") + '"'
+
+
+def render_markdown(brief: Brief) -> str:
+    lines = [f"# Headstart brief: {quote_data(brief.task, 200)}", ""]
+    head = brief.freshness.indexed_head
+    lines.append(
+        f"Brief `{brief.id}` for `{brief.repo}`"
+        + (f", index at `{head[:10]}`" if head else "")
+        + f", {brief.generated_at:%Y-%m-%d %H:%M} UTC."
+    )
+    if brief.freshness.stale and brief.freshness.message:
+        lines += ["", f"**Index is stale:** {brief.freshness.message}"]
+    lines += ["", f"_{brief.notice}_", ""]
+
+    lines.append("## Likely files")
+    if not brief.likely_files:
+        lines.append("No file stood out; the history holds nothing similar enough.")
+    for number, item in enumerate(brief.likely_files, 1):
+        lines.append(f"{number}. `{item.path}` ({item.score:.2f}): " + "; ".join(item.reasons))
+
+    if brief.related:
+        lines += ["", "## Related past changes"]
+        for change in brief.related:
+            label = f"PR {change.key}" if change.kind == "pull_request" else f"commit {change.key[:10]}"
+            landed = f", merged as {change.sha[:10]}" if change.kind == "pull_request" and change.sha else ""
+            lines.append(
+                f"- {label} {quote_data(change.title)} ({change.date:%Y-%m-%d}{landed}): " + "; ".join(change.why)
+            )
+            if change.files:
+                lines.append("  files: " + _files(change.files, change.missing_files))
+
+    if brief.fixes_and_reverts:
+        lines += ["", "## Fixes and reverts that touched these files"]
+        for item in brief.fixes_and_reverts:
+            target = f" of {item.target}" if item.target else ""
+            lines.append(f"- {item.kind}{target}: commit {item.sha[:10]} {quote_data(item.title)} ({item.date:%Y-%m-%d})")
+            lines.append("  files: " + _files(item.files, item.missing_files))
+
+    if brief.co_changes:
+        lines += ["", "## Files that change together"]
+        for pair in brief.co_changes:
+            lines.append(
+                f"- `{pair.path}` and `{pair.with_path}`: together in {pair.together} "
+                f"of {pair.total} commits ({pair.confidence:.0%})"
+            )
+
+    if brief.omitted:
+        left = ", ".join(f"{count} {section.replace('_', ' ')}" for section, count in brief.omitted.items())
+        lines += ["", f"_Left out to fit {brief.max_tokens} tokens: {left}._"]
+    return "\n".join(lines) + "\n"
+
+
+def _files(paths: list[str], missing: list[str]) -> str:
+    return ", ".join(f"`{path}`" + (" (no longer exists)" if path in missing else "") for path in paths)
+
+
+def render_json(brief: Brief) -> str:
+    return brief.model_dump_json(indent=2)
+
+
+def render(brief: Brief, output: str) -> str:
+    return render_json(brief) if output == "json" else render_markdown(brief)
+
+
+def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
+    """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`."""
+    while True:
+        brief.tokens = count_tokens(render(brief, output))
+        if brief.tokens <= brief.max_tokens:
+            return brief
+        for section, floor in _CUT_ORDER:
+            items = getattr(brief, section)
+            if len(items) > floor:
+                items.pop()
+                brief.omitted[section] = brief.omitted.get(section, 0) + 1
+                break
+        else:
+            return brief  # already at every floor; report the true size rather than cut more

@@ -1,0 +1,55 @@
+"""Telling whether the store still describes a repository's current head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+
+from headstart.indexers.repository import open_repository
+from headstart.records import Freshness
+from headstart.store import Store
+
+
+def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
+    """Compare the indexed head of the repository at `path` with its current HEAD.
+
+    Returns the repository's name and a Freshness whose message says what changed and how
+    to catch up. A repository never indexed is reported as stale with that message.
+    """
+    opened = open_repository(path)
+    current = str(opened.head.id) if opened.head is not None else None
+    state = store.repository_state(opened.name)
+    if state is None:
+        return opened.name, Freshness(
+            current_head=current,
+            stale=True,
+            message=f"{opened.path} has not been indexed; run `headstart index {opened.path}`",
+        )
+
+    freshness = Freshness(indexed_head=state.head, current_head=current)
+    if current is None or current == state.head or state.revision != "HEAD":
+        return opened.name, freshness
+
+    freshness.stale = True
+    repo = opened.repo
+    try:
+        indexed_is_ancestor = repo.descendant_of(current, state.head)
+    except (KeyError, ValueError, pygit2.GitError):
+        indexed_is_ancestor = False
+    if indexed_is_ancestor:
+        walker = repo.walk(current)
+        walker.hide(state.head)
+        freshness.behind = sum(1 for _ in walker)
+        freshness.message = (
+            f"HEAD moved to {current[:10]}, {freshness.behind} commits after the indexed "
+            f"{state.head[:10]}; run `headstart index {opened.path}` to catch up"
+        )
+    else:
+        freshness.rewritten = True
+        freshness.message = (
+            f"history was rewritten: the indexed head {state.head[:10]} is not an ancestor of "
+            f"HEAD {current[:10]} (a rebase, reset or force-push); run `headstart index {opened.path}` "
+            "to reconcile"
+        )
+    return opened.name, freshness

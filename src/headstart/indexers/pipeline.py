@@ -1,0 +1,236 @@
+"""An index run: find the commits not yet stored, read them, embed them, write them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import SortMode
+
+from headstart.indexers.pull_requests import pull_request_record, web_url
+from headstart.indexers.redaction import redact_record
+from headstart.indexers.repository import OpenRepository, open_repository
+from headstart.indexers.walk import read_commits
+from headstart.records import Link, LinkKind, Record, RecordKind
+from headstart.store import RepositoryState, Store
+
+logger = logging.getLogger("headstart.indexers")
+
+# Estimates for --dry-run on a CPU; stated as such in its output.
+ESTIMATED_EMBED_PER_SECOND = 150.0
+BATCH_SIZE = 512
+
+
+@dataclass
+class IndexPlan:
+    """What a run would do, computed before any diff is read or text embedded."""
+
+    repo: str
+    path: str
+    head: str | None
+    new_commits: list[str] = field(default_factory=list)
+    stale_commits: list[str] = field(default_factory=list)
+    pull_requests: int = 0
+    estimated_seconds: float = 0.0
+    shallow: bool = False
+
+    @property
+    def rewritten(self) -> bool:
+        return bool(self.stale_commits)
+
+
+@dataclass
+class IndexReport:
+    plan: IndexPlan
+    commits_written: int = 0
+    pull_requests_written: int = 0
+    records_deleted: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def plan_index(store: Store, opened: OpenRepository, *, estimate: bool = True) -> IndexPlan:
+    """Compare the history reachable from the head with what the store holds."""
+    plan = IndexPlan(
+        repo=opened.name,
+        path=str(opened.path),
+        head=str(opened.head.id) if opened.head is not None else None,
+        shallow=opened.repo.is_shallow,
+    )
+    if opened.head is None:
+        return plan
+
+    indexed = store.keys(opened.name, RecordKind.COMMIT.value)
+    reachable: list[str] = []
+    for commit in opened.repo.walk(opened.head.id, SortMode.TOPOLOGICAL | SortMode.REVERSE):
+        sha = str(commit.id)
+        reachable.append(sha)
+        if sha not in indexed:
+            plan.new_commits.append(sha)
+            if _names_pull_request(commit.message):
+                plan.pull_requests += 1
+    plan.stale_commits = sorted(set(indexed) - set(reachable))
+
+    if estimate and plan.new_commits:
+        plan.estimated_seconds = _estimate_seconds(opened, plan)
+    return plan
+
+
+def _names_pull_request(message: str) -> bool:
+    return "pull request #" in message or "(#" in message or "merge request" in message
+
+
+def _estimate_seconds(opened: OpenRepository, plan: IndexPlan) -> float:
+    """Time diffs of a sample of new commits and add an estimated embedding rate."""
+    sample = plan.new_commits[:: max(1, len(plan.new_commits) // 20)][:20]
+    started = time.perf_counter()
+    list(read_commits(opened.repo, sample, opened.name, workers=1))
+    per_commit = (time.perf_counter() - started) / max(len(sample), 1)
+    texts = len(plan.new_commits) + plan.pull_requests
+    return per_commit * len(plan.new_commits) + texts / ESTIMATED_EMBED_PER_SECOND
+
+
+def index_repository(
+    store: Store,
+    path: str | Path | None = None,
+    *,
+    until: str | None = None,
+    renames: bool = False,
+    dry_run: bool = False,
+    workers: int = 0,
+    batch_size: int = BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+) -> IndexReport:
+    """Index the history of the repository at `path` up to `until` (default: HEAD).
+
+    Only commits the store lacks are read. Commits the store holds that are no longer
+    reachable (a force-push, a rebase, an earlier `until`) are removed with the pull requests
+    they landed. Each batch is written whole, so a killed run resumes where it stopped.
+    """
+    started = time.perf_counter()
+    opened = open_repository(path, until)
+    plan = plan_index(store, opened, estimate=dry_run)
+    report = IndexReport(plan=plan, dry_run=dry_run)
+    if dry_run or opened.head is None:
+        return report
+
+    if plan.stale_commits:
+        report.records_deleted = _remove_stale(store, opened.name, plan.stale_commits)
+
+    total = len(plan.new_commits)
+    done = 0
+    if on_progress:
+        on_progress(0, total)
+    commits = read_commits(opened.repo, plan.new_commits, opened.name, renames=renames, workers=workers)
+    for batch in _batches(commits, batch_size):
+        records = _with_pull_requests(opened.repo, batch)
+        store.embed_and_upsert([redact_record(record) for record in records])
+        done += len(batch)
+        report.commits_written += len(batch)
+        report.pull_requests_written += len(records) - len(batch)
+        if on_progress:
+            on_progress(done, total)
+
+    if report.commits_written or report.records_deleted:
+        store.refresh_indexes()
+    store.save_head_files(opened.name, tracked_files(opened.head))
+    store.save_repository_state(
+        RepositoryState(
+            repo=opened.name,
+            path=str(opened.path),
+            head=plan.head or "",
+            revision=until or "HEAD",
+            commits=len(store.keys(opened.name, RecordKind.COMMIT.value)),
+            pull_requests=len(store.keys(opened.name, RecordKind.PULL_REQUEST.value)),
+            indexed_at=datetime.now(timezone.utc),
+        )
+    )
+    report.seconds = time.perf_counter() - started
+    logger.info(
+        "indexed %s: %d commits, %d pull requests in %.1fs",
+        opened.name,
+        report.commits_written,
+        report.pull_requests_written,
+        report.seconds,
+    )
+    return report
+
+
+def tracked_files(commit: pygit2.Commit) -> list[str]:
+    """List every file in a commit's tree, as POSIX paths."""
+    paths: list[str] = []
+    stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
+    while stack:
+        prefix, tree = stack.pop()
+        for entry in tree:
+            if entry.type == pygit2.enums.ObjectType.TREE:
+                stack.append((f"{prefix}{entry.name}/", entry))
+            elif entry.type == pygit2.enums.ObjectType.BLOB:
+                paths.append(f"{prefix}{entry.name}")
+    return paths
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterable[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _with_pull_requests(repo: pygit2.Repository, commits: Sequence[Record]) -> list[Record]:
+    """Complete a batch of commit records: full shas in links, web urls, derived pull requests."""
+    records: list[Record] = []
+    for commit in commits:
+        commit.links = [_expand_commit_link(repo, link) for link in commit.links]
+        commit.url = web_url(commit.repo, "commit", commit.key)
+        records.append(commit)
+        pull_request = pull_request_record(commit)
+        if pull_request is not None:
+            records.append(pull_request)
+    return records
+
+
+def _expand_commit_link(repo: pygit2.Repository, link: Link) -> Link:
+    """Turn an abbreviated sha in a link into the full one, when the repository knows it."""
+    kind, _, sha = link.target.partition(":")
+    if kind != "commit" or len(sha) == 40:
+        return link
+    try:
+        full = str(repo.revparse_single(sha).peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError):
+        return link
+    return Link(kind=link.kind, target=f"commit:{full}")
+
+
+def _remove_stale(store: Store, repo: str, stale: Sequence[str]) -> int:
+    """Delete commits that left the history, and the pull requests merged as them."""
+    logger.warning(
+        "%s: %d indexed commits are no longer reachable (history rewritten or an earlier revision); "
+        "removing them from the store",
+        repo,
+        len(stale),
+    )
+    stale_set = set(stale)
+    commit_ids = store.keys(repo, RecordKind.COMMIT.value)
+    doomed = [commit_ids[sha] for sha in stale if sha in commit_ids]
+
+    pull_requests = store.columns(repo, ["id", "links"], kinds=[RecordKind.PULL_REQUEST.value])
+    for row in pull_requests.to_pylist():
+        for link in row["links"] or []:
+            if link["kind"] == LinkKind.MERGED_AS.value and link["target"].partition(":")[2] in stale_set:
+                doomed.append(row["id"])
+                break
+    store.delete(repo, doomed)
+    return len(doomed)

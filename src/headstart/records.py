@@ -1,0 +1,103 @@
+"""The vocabulary every package shares: records of history and the links between them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class RecordKind(StrEnum):
+    COMMIT = "commit"
+    PULL_REQUEST = "pull_request"
+    REVIEW_COMMENT = "review_comment"
+    BUG = "bug"
+    STANDARD = "standard"
+
+
+class LinkKind(StrEnum):
+    """Relations between records; each stored one has an inverse computed on read."""
+
+    FIXES = "fixes"  # closes or fixes an issue ("fixes #12")
+    FIXED_BY = "fixed_by"
+    FIXES_COMMIT = "fixes_commit"  # a "Fixes: <sha>" trailer
+    FIX_OF_COMMIT_BY = "commit_fixed_by"
+    REVERTS = "reverts"  # "This reverts commit <sha>"
+    REVERTED_BY = "reverted_by"
+    MERGED_AS = "merged_as"  # a pull request and the commit that landed it
+    LANDS = "lands"
+
+
+INVERSE_LINKS: dict[LinkKind, LinkKind] = {
+    LinkKind.FIXES: LinkKind.FIXED_BY,
+    LinkKind.FIXES_COMMIT: LinkKind.FIX_OF_COMMIT_BY,
+    LinkKind.REVERTS: LinkKind.REVERTED_BY,
+    LinkKind.MERGED_AS: LinkKind.LANDS,
+}
+INVERSE_LINKS.update({inverse: kind for kind, inverse in list(INVERSE_LINKS.items())})
+
+
+class Link(BaseModel):
+    """A relation from the record that carries it to a target named by kind and key.
+
+    Targets are written `<kind>:<key>`: `commit:<sha>`, `issue:#12`, `issue:org/repo#3`,
+    `pull_request:#7`, `pull_request:group/repo!7`.
+    """
+
+    kind: LinkKind
+    target: str
+
+
+class FileChange(BaseModel):
+    """One file in a commit's diff against its first parent."""
+
+    path: str
+    status: str = Field(description="A, M, D, R, C or T, as git prints them.")
+    added: int | None = Field(default=None, description="Added lines; None for a binary file.")
+    removed: int | None = Field(default=None, description="Removed lines; None for a binary file.")
+    old_path: str | None = None
+    binary: bool = False
+
+
+class Record(BaseModel):
+    """A unit of history: a commit, pull request, review comment, bug or standard."""
+
+    id: str
+    repo: str
+    kind: RecordKind
+    key: str = Field(description="Natural key: a commit sha, '#12' for a pull request or issue.")
+    title: str
+    body: str = ""
+    files: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    created_at: datetime
+    url: str | None = None
+    links: list[Link] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    parents: list[str] = Field(default_factory=list)
+    changes: list[FileChange] = Field(default_factory=list)
+    number: int | None = None
+
+    @property
+    def target(self) -> str:
+        """How links elsewhere name this record."""
+        return f"{self.kind.value}:{self.key}"
+
+
+def record_id(repo: str, kind: RecordKind | str, key: str) -> str:
+    """Return a stable id for a record, so re-indexing the same input writes the same rows."""
+    digest = hashlib.sha1(f"{repo}\0{kind}\0{key}".encode()).hexdigest()[:20]
+    return f"{RecordKind(kind).value}-{digest}"
+
+
+class Freshness(BaseModel):
+    """Whether the index still describes the repository's current head."""
+
+    indexed_head: str | None = None
+    current_head: str | None = None
+    stale: bool = False
+    message: str | None = None
+    behind: int = 0
+    rewritten: bool = False

@@ -1,0 +1,133 @@
+"""The operations the CLI and the server both offer, composed from the packages below them.
+
+`Headstart` owns one store and one history cache; the CLI makes one per command and the server
+one per process. Nothing here ranks, renders or parses: it picks the repository, keeps the index
+fresh, and calls `headstart.indexers` and `headstart.context`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from headstart.config import Settings
+from headstart.context.brief import build_brief
+from headstart.context.history import HistoryCache
+from headstart.context.lookup import file_history, search_history
+from headstart.context.models import Brief, HistoryPage
+from headstart.errors import IndexNotFoundError, InputError, NotARepositoryError
+from headstart.indexers.freshness import check_freshness
+from headstart.indexers.pipeline import index_repository
+from headstart.records import Freshness
+from headstart.store import Embedder, Store
+
+logger = logging.getLogger("headstart.service")
+
+# A brief catches the index up by itself when HEAD moved by at most this many commits;
+# past that, re-indexing could take minutes, so the brief says it is stale instead.
+AUTO_REFRESH_LIMIT = 200
+
+
+class Headstart:
+    """Briefs, history search and file history over one store."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        if store is None:
+            embedder = Embedder(settings.model, device=settings.device, batch_size=settings.embed_batch_size)
+            if settings.db is None:
+                Path(settings.store_uri).mkdir(parents=True, exist_ok=True)
+            store = Store(settings.store_uri, embedder)
+        self.store = store
+        self.cache = HistoryCache(store)
+        self._refresh_lock = threading.Lock()
+
+    def resolve_repo(self, repo: str | None) -> tuple[str, Path | None]:
+        """Find the indexed repository a request means: a path, a stored name, or the only one."""
+        states = self.store.repository_states()
+        if repo:
+            for state in states:
+                if repo == state.repo:
+                    return state.repo, Path(state.path)
+            candidate = Path(repo).expanduser()
+            if candidate.exists():
+                try:
+                    name, _ = check_freshness(self.store, candidate)
+                except NotARepositoryError:
+                    raise
+                return name, candidate
+            known = ", ".join(repr(state.repo) for state in states) or "none yet"
+            raise InputError(
+                f"repository {repo!r} is neither a folder nor an indexed repository (indexed: {known}); "
+                "pass a repository path, or index it with `headstart index PATH`"
+            )
+        try:
+            name, _ = check_freshness(self.store, Path.cwd())
+            if any(state.repo == name for state in states):
+                return name, Path.cwd()
+        except NotARepositoryError:
+            pass
+        if len(states) == 1:
+            return states[0].repo, Path(states[0].path)
+        if not states:
+            raise IndexNotFoundError("nothing is indexed yet; run `headstart index PATH` on a repository first")
+        known = ", ".join(repr(state.repo) for state in states)
+        raise InputError(f"several repositories are indexed ({known}); name one with --repo")
+
+    def freshness(self, name: str, path: Path | None, refresh: bool) -> Freshness:
+        """Check the index against HEAD, and catch it up when the gap is small."""
+        if path is None or not path.exists():
+            state = self.store.repository_state(name)
+            return Freshness(indexed_head=state.head if state else None)
+        _, freshness = check_freshness(self.store, path)
+        if not freshness.stale or not refresh:
+            return freshness
+        if freshness.rewritten or freshness.behind <= AUTO_REFRESH_LIMIT:
+            with self._refresh_lock:
+                report = index_repository(self.store, path)
+            logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
+            _, caught_up = check_freshness(self.store, path)
+            caught_up.message = (
+                f"the index was behind HEAD ({freshness.message}); "
+                f"{report.commits_written} new commits were indexed before this brief"
+            )
+            caught_up.stale = False
+            return caught_up
+        return freshness
+
+    def brief(
+        self,
+        task: str,
+        *,
+        repo: str | None = None,
+        files: Sequence[str] = (),
+        max_tokens: int | None = None,
+        output: str = "markdown",
+        refresh: bool = True,
+    ) -> Brief:
+        if not task.strip():
+            raise InputError("the task is empty; describe the change, e.g. 'add retry to the HTTP client'")
+        name, path = self.resolve_repo(repo)
+        freshness = self.freshness(name, path, refresh)
+        return build_brief(
+            self.store,
+            self.cache,
+            name,
+            task,
+            files=files,
+            max_tokens=max_tokens or self.settings.max_tokens,
+            freshness=freshness,
+            output=output,
+        )
+
+    def search(
+        self, query: str, *, repo: str | None = None, kind: str | None = None, limit: int = 10, offset: int = 0
+    ) -> HistoryPage:
+        name, _ = self.resolve_repo(repo)
+        return search_history(self.store, self.cache, name, query, kind=kind, limit=limit, offset=offset)
+
+    def file_history(self, path: str, *, repo: str | None = None, limit: int = 10, offset: int = 0) -> HistoryPage:
+        name, _ = self.resolve_repo(repo)
+        return file_history(self.store, self.cache, name, path, limit=limit, offset=offset)

@@ -1,0 +1,6 @@
+"""The vector store: LanceDB tables of records, the embedder, and hybrid search."""
+
+from headstart.store.embedder import Embedder
+from headstart.store.store import RepositoryState, SearchHit, Store
+
+__all__ = ["Embedder", "RepositoryState", "SearchHit", "Store"]

@@ -1,0 +1,349 @@
+"""The store: records with vectors in LanceDB, searched by vector and full text together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+# LanceDB's Rust core logs deprecation notices at WARN straight to stderr; keep only errors.
+os.environ.setdefault("LANCEDB_LOG", "error")
+
+import lancedb  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from lancedb.rerankers import RRFReranker  # noqa: E402
+
+from headstart.errors import StoreError
+from headstart.records import INVERSE_LINKS, Link, LinkKind, Record
+from headstart.store import filters
+from headstart.store.embedder import Embedder
+from headstart.store.schema import (
+    DIMENSION_KEY,
+    HEAD_FILES_SCHEMA,
+    HEAD_FILES_TABLE,
+    MODEL_KEY,
+    RECORDS_TABLE,
+    REPOSITORIES_SCHEMA,
+    REPOSITORIES_TABLE,
+    record_to_row,
+    records_schema,
+    row_to_record,
+    search_text,
+)
+
+logger = logging.getLogger("headstart.store")
+
+
+@dataclass(frozen=True)
+class RepositoryState:
+    """What the last index run of a repository reached."""
+
+    repo: str
+    path: str
+    head: str
+    revision: str
+    commits: int
+    pull_requests: int
+    indexed_at: datetime
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A record found by a search: its fused rank score and its cosine similarity to the query."""
+
+    record: Record
+    score: float
+    similarity: float
+
+
+class Store:
+    """Records of many repositories in one LanceDB database at `uri`."""
+
+    def __init__(self, uri: str, embedder: Embedder) -> None:
+        self.uri = uri
+        self.embedder = embedder
+        try:
+            # Check for other writers on every read, so a long-running server sees new index runs.
+            self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"could not open the store at {uri!r}: {exc}") from exc
+        self._records: Any = None
+
+    # Tables
+
+    def _table_names(self) -> set[str]:
+        return set(self._db.list_tables().tables)
+
+    def records_table(self, create: bool = False) -> Any:
+        """Open the records table, checking that it was built with this store's model."""
+        if self._records is not None:
+            return self._records
+        if RECORDS_TABLE in self._table_names():
+            table = self._db.open_table(RECORDS_TABLE)
+            self._check_model(table.schema)
+        elif create:
+            schema = records_schema(self.embedder.model_name, self.embedder.dimension)
+            table = self._db.create_table(RECORDS_TABLE, schema=schema)
+        else:
+            return None
+        self._records = table
+        return table
+
+    def _check_model(self, schema: pa.Schema) -> None:
+        metadata = schema.metadata or {}
+        stored = metadata.get(MODEL_KEY, b"").decode()
+        if stored and stored != self.embedder.model_name:
+            raise StoreError(
+                f"the store at {self.uri!r} holds vectors from model {stored!r} "
+                f"({metadata.get(DIMENSION_KEY, b'?').decode()} dimensions), not {self.embedder.model_name!r}; "
+                f"use --model {stored!r}, or re-index into a new store with --db PATH "
+                "(or delete this one and run `headstart index` again)"
+            )
+
+    @property
+    def stored_model(self) -> str | None:
+        table = self.records_table()
+        if table is None:
+            return None
+        return (table.schema.metadata or {}).get(MODEL_KEY, b"").decode() or None
+
+    def _repositories_table(self) -> Any:
+        if REPOSITORIES_TABLE in self._table_names():
+            return self._db.open_table(REPOSITORIES_TABLE)
+        return self._db.create_table(REPOSITORIES_TABLE, schema=REPOSITORIES_SCHEMA, exist_ok=True)
+
+    # Repository state
+
+    def repository_state(self, repo: str) -> RepositoryState | None:
+        if REPOSITORIES_TABLE not in self._table_names():
+            return None
+        rows = self._query(self._repositories_table(), filters.equals("repo", repo), None, limit=1)
+        return RepositoryState(**rows[0]) if rows else None
+
+    def repository_states(self) -> list[RepositoryState]:
+        if REPOSITORIES_TABLE not in self._table_names():
+            return []
+        table = self._repositories_table()
+        return [RepositoryState(**row) for row in table.to_arrow().to_pylist()]
+
+    def save_repository_state(self, state: RepositoryState) -> None:
+        row = {**state.__dict__, "indexed_at": state.indexed_at.astimezone(timezone.utc)}
+        self._write(
+            lambda: self._repositories_table()
+            .merge_insert("repo")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(pa.Table.from_pylist([row], schema=REPOSITORIES_SCHEMA))
+        )
+
+    def version(self) -> int:
+        """A number that changes whenever the records table does; callers key caches on it."""
+        table = self.records_table()
+        return -1 if table is None else int(table.version)
+
+    # Files at the indexed head
+
+    def _head_files_table(self) -> Any:
+        return self._db.create_table(HEAD_FILES_TABLE, schema=HEAD_FILES_SCHEMA, exist_ok=True)
+
+    def save_head_files(self, repo: str, paths: Sequence[str]) -> None:
+        """Replace the list of files tracked at a repository's indexed head."""
+        table = self._head_files_table()
+        data = pa.Table.from_pylist([{"repo": repo, "path": path} for path in paths], schema=HEAD_FILES_SCHEMA)
+        self._write(
+            lambda: table.merge_insert(["repo", "path"])
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(filters.equals("repo", repo))
+            .execute(data)
+        )
+
+    def head_files(self, repo: str) -> set[str] | None:
+        """Files tracked at the indexed head, or None when the index predates this list."""
+        if HEAD_FILES_TABLE not in self._table_names():
+            return None
+        table = self._head_files_table()
+        rows = self._query(table, filters.equals("repo", repo), ["path"])
+        return {row["path"] for row in rows} if rows else None
+
+    # Writes
+
+    def upsert(self, records: Sequence[Record], vectors: np.ndarray) -> None:
+        """Insert or replace records by id; a failing write raises StoreError with LanceDB's message."""
+        if not records:
+            return
+        table = self.records_table(create=True)
+        rows = [record_to_row(record, vector) for record, vector in zip(records, vectors, strict=True)]
+        data = pa.Table.from_pylist(rows, schema=table.schema)
+        self._write(
+            lambda: table.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(data)
+        )
+
+    def embed_and_upsert(self, records: Sequence[Record]) -> None:
+        vectors = self.embedder.encode([search_text(record) for record in records])
+        self.upsert(records, vectors)
+
+    def delete(self, repo: str, ids: Sequence[str]) -> None:
+        table = self.records_table()
+        if table is None or not ids:
+            return
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            where = filters.all_of(filters.equals("repo", repo), filters.is_in("id", chunk))
+            self._write(lambda where=where: table.delete(where))
+
+    def delete_repository(self, repo: str) -> None:
+        table = self.records_table()
+        if table is not None:
+            self._write(lambda: table.delete(filters.equals("repo", repo)))
+        if REPOSITORIES_TABLE in self._table_names():
+            self._write(lambda: self._repositories_table().delete(filters.equals("repo", repo)))
+
+    def refresh_indexes(self) -> None:
+        """Build the full-text index, or fold new rows into it, after a batch of writes."""
+        table = self.records_table()
+        if table is None:
+            return
+        has_fts = any(index.index_type == "FTS" for index in table.list_indices())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if has_fts:
+                self._write(lambda: table.optimize())
+            else:
+                self._write(lambda: table.create_fts_index("text", replace=True))
+
+    def _write(self, operation: Any) -> Any:
+        try:
+            return operation()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"writing to the store at {self.uri!r} failed: {exc}") from exc
+
+    # Reads
+
+    def _query(
+        self, table: Any, where: str | None, columns: list[str] | None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        query = table.search()
+        if where:
+            query = query.where(where)
+        if columns:
+            query = query.select(columns)
+        query = query.limit(limit if limit is not None else max(table.count_rows(), 1))
+        try:
+            return query.to_arrow().to_pylist()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"reading from the store at {self.uri!r} failed: {exc}") from exc
+
+    def keys(self, repo: str, kind: str) -> dict[str, str]:
+        """Map natural key to id for every record of a kind in a repository."""
+        table = self.records_table()
+        if table is None:
+            return {}
+        where = filters.all_of(filters.equals("repo", repo), filters.equals("kind", kind))
+        return {row["key"]: row["id"] for row in self._query(table, where, ["key", "id"])}
+
+    def columns(self, repo: str, columns: list[str], kinds: Sequence[str] | None = None) -> pa.Table:
+        """Read chosen columns of a repository's records, without vectors, as an Arrow table."""
+        table = self.records_table()
+        if table is None:
+            return pa.table({column: [] for column in columns})
+        where = filters.all_of(filters.equals("repo", repo), filters.is_in("kind", kinds) if kinds else None)
+        query = table.search().where(where).select(columns).limit(max(table.count_rows(), 1))
+        try:
+            return query.to_arrow()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"reading from the store at {self.uri!r} failed: {exc}") from exc
+
+    def get(self, repo: str, kind: str, key: str) -> Record | None:
+        """Fetch one record with both directions of its links."""
+        table = self.records_table()
+        if table is None:
+            return None
+        where = filters.all_of(
+            filters.equals("repo", repo), filters.equals("kind", kind), filters.equals("key", key)
+        )
+        rows = self._query(table, where, None, limit=1)
+        if not rows:
+            return None
+        record = row_to_record(rows[0])
+        record.links.extend(self.incoming_links(record))
+        return record
+
+    def incoming_links(self, record: Record) -> list[Link]:
+        """Links other records hold to this one, named by their inverse relation."""
+        table = self.records_table()
+        where = filters.all_of(filters.equals("repo", record.repo), filters.has("link_targets", record.target))
+        incoming: list[Link] = []
+        for row in self._query(table, where, ["kind", "key", "links"]):
+            for link in row["links"]:
+                if link["target"] == record.target:
+                    inverse = INVERSE_LINKS[LinkKind(link["kind"])]
+                    incoming.append(Link(kind=inverse, target=f"{row['kind']}:{row['key']}"))
+        return incoming
+
+    def search(
+        self,
+        query: str,
+        *,
+        repo: str | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        vector: np.ndarray | None = None,
+    ) -> list[SearchHit]:
+        """Rank records by vector and full-text similarity, fused by reciprocal rank."""
+        table = self.records_table()
+        if table is None or not query.strip():
+            return []
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+        where = filters.all_of(
+            filters.equals("repo", repo) if repo else None,
+            filters.is_in("kind", kinds) if kinds else None,
+        )
+        columns = list(table.schema.names)
+        builder = table.search(query_type="hybrid").vector(vector).text(_fts_query(query))
+        if where:
+            builder = builder.where(where, prefilter=True)
+        builder = builder.select(columns).limit(offset + limit).rerank(RRFReranker())
+        try:
+            rows = builder.to_list()
+        except (OSError, ValueError, RuntimeError) as exc:
+            if "index" in str(exc).lower() and "fts" in str(exc).lower():
+                rows = self._vector_only(table, vector, where, columns, offset + limit)
+            else:
+                raise StoreError(f"searching the store at {self.uri!r} failed: {exc}") from exc
+        return [
+            SearchHit(
+                record=row_to_record(row),
+                score=float(row.get("_relevance_score", 0.0)),
+                # Stored vectors and the query vector are unit length, so the dot product is the cosine.
+                similarity=float(np.dot(np.asarray(row["vector"], dtype=np.float32), vector)),
+            )
+            for row in rows[offset : offset + limit]
+        ]
+
+    def _vector_only(
+        self, table: Any, vector: np.ndarray, where: str | None, columns: list[str], limit: int
+    ) -> list[dict[str, Any]]:
+        builder = table.search(vector)
+        if where:
+            builder = builder.where(where, prefilter=True)
+        rows = builder.select(columns).limit(limit).to_list()
+        for rank, row in enumerate(rows):
+            row["_relevance_score"] = 1.0 / (60 + rank)
+        return rows
+
+
+def _fts_query(text: str) -> str:
+    """Strip characters the full-text query parser treats as syntax, keeping the words."""
+    cleaned = "".join(character if character.isalnum() or character in "_-./ " else " " for character in text)
+    return " ".join(cleaned.split()) or text
