@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     device: str | None = Field(default=None, description="torch device for embedding (cpu, cuda, mps).")
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
     max_tokens: int = Field(default=1500, ge=100, description="Default token budget of a brief.")
+    co_change_min_shared: int = Field(
+        default=10, ge=1, description="Commits two files must share before a co-change rule is stated."
+    )
+    co_change_min_confidence: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Share of a file's commits that must touch the other file."
+    )
+    max_files_per_commit: int = Field(
+        default=30, ge=2, description="Commits touching more files are left out of co-change counts."
+    )
     api_token: str | None = Field(default=None, description="Token required by the HTTP server.")
     teams_file: Path | None = Field(default=None, description="teams.toml mapping people to teams.")
     prices_file: Path | None = Field(default=None, description="Price overrides (TOML).")

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from headstart.config import Settings
 from headstart.context.brief import build_brief
+from headstart.context.guardrails import check_change
+from headstart.context.models import CheckResult
+from headstart.context.signals import Thresholds
 from headstart.context.history import HistoryCache
 from headstart.context.lookup import file_history, search_history
 from headstart.context.models import Brief, HistoryPage
@@ -120,7 +123,32 @@ class Headstart:
             max_tokens=max_tokens or self.settings.max_tokens,
             freshness=freshness,
             output=output,
+            thresholds=self.thresholds,
         )
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            co_change_min_shared=self.settings.co_change_min_shared,
+            co_change_min_confidence=self.settings.co_change_min_confidence,
+            max_files_per_commit=self.settings.max_files_per_commit,
+        )
+
+    def check(
+        self,
+        files: Sequence[str],
+        *,
+        repo: str | None = None,
+        task: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> CheckResult:
+        """Check a planned change, given as the files it touches, against the history's guardrails."""
+        if not files:
+            raise InputError("no files to check; pass --file PATH, --diff FILE, or run inside a changed working tree")
+        name, _ = self.resolve_repo(repo)
+        view = self.cache.get(name)
+        return check_change(view, files, self.thresholds, task=task, limit=limit, offset=offset)
 
     def search(
         self, query: str, *, repo: str | None = None, kind: str | None = None, limit: int = 10, offset: int = 0

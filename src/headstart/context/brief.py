@@ -6,7 +6,9 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from headstart.context.guardrails import guardrails_for
 from headstart.context.history import HistoryCache, HistoryView
+from headstart.context.signals import Thresholds
 from headstart.context.models import Brief, CoChange, FixOrRevert, LikelyFile, RelatedChange
 from headstart.records import Freshness
 from headstart.context.ranking import named_files, rank_files, reasons
@@ -35,6 +37,7 @@ def build_brief(
     max_tokens: int = 1500,
     freshness: Freshness | None = None,
     output: str = "markdown",
+    thresholds: Thresholds | None = None,
 ) -> Brief:
     """Build a brief for `task` in `repo` that fits `max_tokens` when rendered as `output`."""
     view = cache.get(repo)
@@ -67,6 +70,7 @@ def build_brief(
         related=_related(view, task, hits, set(likely_paths[:5])),
         fixes_and_reverts=_fixes_and_reverts(view, likely_paths[:8]),
         co_changes=_co_changes(view, likely_paths[:5]),
+        guardrails=guardrails_for(view, likely_paths[:5], task, thresholds or Thresholds()),
         max_tokens=max_tokens,
     )
     return fit_to_budget(brief, output)

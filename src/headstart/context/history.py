@@ -15,7 +15,7 @@ from headstart.store import Store
 # it says little about which files belong together.
 MAX_FILES_PER_CHANGE = 30
 
-_COLUMNS = ["id", "kind", "key", "title", "files", "created_at", "links", "parents", "url", "number"]
+_COLUMNS = ["id", "kind", "key", "title", "body", "files", "authors", "created_at", "links", "parents", "url", "number", "labels"]
 
 
 @dataclass
@@ -26,12 +26,15 @@ class Change:
     kind: str
     key: str
     title: str
+    body: str
     files: list[str]
+    authors: list[str]
     created_at: datetime
     url: str | None
     number: int | None
     parents: list[str]
     links: list[tuple[str, str]]
+    labels: list[str] = field(default_factory=list)
 
     @property
     def is_merge(self) -> bool:
@@ -48,6 +51,15 @@ class HistoryView:
     head_files: set[str] | None
     by_target: dict[str, str]
     incoming: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    standards: list[Change] = field(default_factory=list)
+
+    @property
+    def first_time(self) -> datetime | None:
+        return min((change.created_at for change in self.changes.values()), default=None)
+
+    @property
+    def last_time(self) -> datetime | None:
+        return max((change.created_at for change in self.changes.values()), default=None)
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
@@ -73,7 +85,9 @@ class HistoryView:
 
 def build_history(store: Store, repo: str) -> HistoryView:
     """Load a repository's changes from the store into a HistoryView."""
-    table = store.columns(repo, _COLUMNS, kinds=[RecordKind.COMMIT.value, RecordKind.PULL_REQUEST.value])
+    table = store.columns(
+        repo, _COLUMNS, kinds=[RecordKind.COMMIT.value, RecordKind.PULL_REQUEST.value, RecordKind.STANDARD.value]
+    )
     if table.num_rows == 0:
         raise IndexNotFoundError(
             f"no history is indexed for {repo!r}; run `headstart index {repo}` first"
@@ -85,6 +99,7 @@ def build_history(store: Store, repo: str) -> HistoryView:
     by_file: dict[str, list[str]] = defaultdict(list)
     by_target: dict[str, str] = {}
     incoming: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    standards: list[Change] = []
 
     rows = sorted(table.to_pylist(), key=lambda row: row["created_at"])
     for row in rows:
@@ -93,13 +108,19 @@ def build_history(store: Store, repo: str) -> HistoryView:
             kind=row["kind"],
             key=row["key"],
             title=row["title"] or "",
+            body=row["body"] or "",
             files=list(row["files"] or []),
+            authors=list(row["authors"] or []),
             created_at=row["created_at"],
             url=row["url"],
             number=row["number"],
             parents=list(row["parents"] or []),
             links=[(link["kind"], link["target"]) for link in row["links"] or []],
+            labels=list(row["labels"] or []),
         )
+        if change.kind == RecordKind.STANDARD.value:
+            standards.append(change)
+            continue
         changes[change.id] = change
         by_target[f"{change.kind}:{change.key}"] = change.id
         if change.kind == RecordKind.COMMIT.value and not change.is_merge:
@@ -115,6 +136,7 @@ def build_history(store: Store, repo: str) -> HistoryView:
         head_files=store.head_files(repo),
         by_target=by_target,
         incoming=dict(incoming),
+        standards=standards,
     )
 
 

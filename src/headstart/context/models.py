@@ -76,6 +76,9 @@ class Brief(BaseModel):
     related: list[RelatedChange]
     fixes_and_reverts: list[FixOrRevert]
     co_changes: list[CoChange]
+    guardrails: list["Guardrail"] = Field(
+        default_factory=list, description="Checkable items, highest priority first."
+    )
     omitted: dict[str, int] = Field(
         default_factory=dict, description="Items left out of each section to fit the token budget."
     )
@@ -113,3 +116,35 @@ class HistoryPage(BaseModel):
     offset: int
     next_offset: int | None = None
     total: int | None = None
+
+
+class Guardrail(BaseModel):
+    """A concrete, checkable item an agent or CI job should act on, with its evidence."""
+
+    kind: str = Field(description="co_change, test, fragile, revert, rule, owner or bug")
+    priority: str = Field(description="high, medium or low")
+    message: str
+    files: list[str] = Field(default_factory=list, description="Files the item is about.")
+    evidence: list[str] = Field(default_factory=list, description="Shas, PR or issue numbers, counts.")
+    source: str | None = Field(default=None, description="Rules file or record the item quotes.")
+    quote: str | None = Field(default=None, description="Text quoted from the source, as data.")
+    score: float = 0.0
+
+
+class CheckResult(BaseModel):
+    """What a planned change leaves undone according to history."""
+
+    notice: str = DATA_NOTICE
+    repo: str
+    changed_files: list[str]
+    missing_co_changes: list[Guardrail]
+    tests_to_run: list[Guardrail]
+    fragile: list[Guardrail]
+    rules: list[Guardrail]
+    owners: list[Guardrail]
+    unmet_high_priority: int = Field(description="High-priority items the change does not satisfy.")
+    offset: int = 0
+    next_offset: int | None = None
+
+
+Brief.model_rebuild()

@@ -10,13 +10,16 @@ from headstart.context.tokens import count_tokens
 # When a brief is over budget, items are cut from the first section in this list that is still
 # above its floor: similar changes go first, then the rest evenly, and likely files last.
 _CUT_ORDER = (
+    ("guardrails", 8),
     ("related", 5),
     ("fixes_and_reverts", 3),
     ("co_changes", 3),
     ("related", 2),
     ("fixes_and_reverts", 0),
     ("co_changes", 0),
+    ("guardrails", 3),
     ("likely_files", 3),
+    ("guardrails", 0),
 )
 
 
@@ -45,6 +48,14 @@ def render_markdown(brief: Brief) -> str:
         lines.append("No file stood out; the history holds nothing similar enough.")
     for number, item in enumerate(brief.likely_files, 1):
         lines.append(f"{number}. `{item.path}` ({item.score:.2f}): " + "; ".join(item.reasons))
+
+    if brief.guardrails:
+        lines += ["", "## Guardrails"]
+        for item in brief.guardrails:
+            lines.append(f"- [{item.priority}] {item.message} (evidence: {', '.join(item.evidence[:4])})")
+            if item.quote:
+                quoted = "\n".join("  > " + line for line in item.quote.splitlines()[:8])
+                lines.append(quoted)
 
     if brief.related:
         lines += ["", "## Related past changes"]

@@ -15,6 +15,7 @@ from pygit2.enums import SortMode
 from headstart.indexers.pull_requests import pull_request_record, web_url
 from headstart.indexers.redaction import redact_record
 from headstart.indexers.repository import OpenRepository, open_repository
+from headstart.indexers.standards import standard_records
 from headstart.indexers.walk import read_commits
 from headstart.records import Link, LinkKind, Record, RecordKind
 from headstart.store import RepositoryState, Store
@@ -50,6 +51,7 @@ class IndexReport:
     commits_written: int = 0
     pull_requests_written: int = 0
     records_deleted: int = 0
+    standards_written: int = 0
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -139,9 +141,11 @@ def index_repository(
         if on_progress:
             on_progress(done, total)
 
+    head_files = tracked_files(opened.head)
     if report.commits_written or report.records_deleted:
+        report.standards_written = _sync_standards(store, opened, head_files)
         store.refresh_indexes()
-    store.save_head_files(opened.name, tracked_files(opened.head))
+    store.save_head_files(opened.name, head_files)
     store.save_repository_state(
         RepositoryState(
             repo=opened.name,
@@ -176,6 +180,16 @@ def tracked_files(commit: pygit2.Commit) -> list[str]:
             elif entry.type == pygit2.enums.ObjectType.BLOB:
                 paths.append(f"{prefix}{entry.name}")
     return paths
+
+
+def _sync_standards(store: Store, opened: OpenRepository, head_files: list[str]) -> int:
+    """Store the head's rules files and CODEOWNERS, and drop those that no longer exist."""
+    records = [redact_record(record) for record in standard_records(opened.repo, opened.head, opened.name, head_files)]
+    current = {record.id for record in records}
+    gone = [record_id for record_id in store.keys(opened.name, RecordKind.STANDARD.value).values() if record_id not in current]
+    store.delete(opened.name, gone)
+    store.embed_and_upsert(records)
+    return len(records)
 
 
 def _batches(records: Iterable[Record], size: int) -> Iterable[list[Record]]:

@@ -1,0 +1,3 @@
+from headstart.cli.app import main
+
+main()

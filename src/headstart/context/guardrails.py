@@ -1,0 +1,222 @@
+"""Guardrails for a set of files, and a check of a planned change against them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from headstart.context.history import HistoryView
+from headstart.context.models import CheckResult, Guardrail
+from headstart.context.render import quote_data
+from headstart.context.rules import codeowners, relevant_quotes
+from headstart.context.signals import (
+    Thresholds,
+    co_change_rules,
+    fragility,
+    is_fix,
+    is_test_file,
+    recent_owners,
+    revert_reason,
+)
+
+_PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def co_change_items(view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
+    items: list[Guardrail] = []
+    for path in paths:
+        for rule in co_change_rules(view, path, thresholds):
+            if is_test_file(rule.partner):
+                continue  # test partners become "run this test" items instead
+            items.append(
+                Guardrail(
+                    kind="co_change",
+                    priority="high" if rule.confidence >= 0.6 else "medium",
+                    message=f"if you change `{path}`, `{rule.partner}` changed with it in "
+                    f"{rule.together} of {rule.total} commits",
+                    files=[path, rule.partner],
+                    evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
+                    score=rule.confidence,
+                )
+            )
+    return items
+
+
+def test_items(view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
+    """Tests that change with each file, and tests touched by the commits that fixed it."""
+    found: dict[str, Guardrail] = {}
+    for path in paths:
+        if is_test_file(path):
+            continue
+        for rule in co_change_rules(view, path, thresholds, min_shared=thresholds.test_min_shared):
+            if is_test_file(rule.partner) and rule.partner not in found:
+                found[rule.partner] = Guardrail(
+                    kind="test",
+                    priority="medium",
+                    message=f"run `{rule.partner}`: it changed with `{path}` in {rule.together} of {rule.total} commits",
+                    files=[rule.partner, path],
+                    evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
+                    score=rule.confidence,
+                )
+        for fix in view.commits_touching(path):
+            if not is_fix(fix):
+                continue
+            for test in (other for other in fix.files if is_test_file(other) and view.exists(other)):
+                reference = _fix_reference(fix)
+                item = found.get(test)
+                if item is None or item.priority != "high":
+                    found[test] = Guardrail(
+                        kind="test",
+                        priority="high",
+                        message=f"run `{test}`: it was changed by the fix {reference} to `{path}`",
+                        files=[test, path],
+                        evidence=[fix.key[:10]] + [t.removeprefix("issue:") for _, t in fix.links if t.startswith("issue:")],
+                        score=1.0,
+                    )
+    return list(found.values())
+
+
+def _fix_reference(change) -> str:  # noqa: ANN001 - a history Change
+    for kind, target in change.links:
+        if target.startswith("issue:"):
+            return f"for {target.removeprefix('issue:')} ({change.key[:10]})"
+    return f"{change.key[:10]} {quote_data(change.title, 80)}"
+
+
+def fragile_items(view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
+    items: list[Guardrail] = []
+    year_ago = (view.last_time or view.first_time) - timedelta(days=365) if view.last_time else None
+    for path in paths:
+        fragile = fragility(view, path)
+        if fragile.reverts:
+            recent = [revert for revert, _ in fragile.reverts if year_ago is None or revert.created_at >= year_ago]
+            reasons = "; ".join(quote_data(revert_reason(revert), 120) for revert, _ in fragile.reverts[:3])
+            items.append(
+                Guardrail(
+                    kind="revert",
+                    priority="high" if recent else "medium",
+                    message=f"`{path}` was reverted {len(fragile.reverts)} time(s)"
+                    + (f", {len(recent)} in the last year" if recent else "")
+                    + f": {reasons}",
+                    files=[path],
+                    evidence=[revert.key[:10] for revert, _ in fragile.reverts[:5]],
+                    score=fragile.score,
+                )
+            )
+        if fragile.fixes:
+            latest = fragile.fixes[0]
+            items.append(
+                Guardrail(
+                    kind="fragile",
+                    priority="high" if fragile.score >= 0.5 else "medium" if fragile.score >= 0.05 else "low",
+                    message=f"`{path}` had {len(fragile.fixes)} bug-fix commit(s), the latest on "
+                    f"{latest.created_at:%Y-%m-%d}: {quote_data(latest.title, 100)} "
+                    f"(fragility {fragile.score:.2f}: recent fixes weigh more)",
+                    files=[path],
+                    evidence=[fix.key[:10] for fix in fragile.fixes[:5]],
+                    score=fragile.score,
+                )
+            )
+    return items
+
+
+def rule_items(view: HistoryView, paths: Sequence[str], task: str) -> list[Guardrail]:
+    return [
+        Guardrail(
+            kind="rule",
+            priority="high" if quote.distance == 0 else "medium",
+            message=f"rules from `{quote.source}` apply",
+            files=list(paths[:3]),
+            source=quote.source,
+            quote=quote.text,
+            evidence=[quote.source],
+            score=1.0 / (1 + quote.distance),
+        )
+        for quote in relevant_quotes(view, list(paths), task)
+    ]
+
+
+def owner_items(view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
+    items: list[Guardrail] = []
+    for path in paths:
+        declared = codeowners(view, path)
+        active = recent_owners(view, path)
+        if not declared and not active:
+            continue
+        parts = []
+        if declared:
+            parts.append("CODEOWNERS: " + ", ".join(declared))
+        if active:
+            parts.append("most active recently: " + ", ".join(f"{who} ({count} commits)" for who, count in active))
+        items.append(
+            Guardrail(
+                kind="owner",
+                priority="low",
+                message=f"ask about `{path}`: " + "; ".join(parts),
+                files=[path],
+                evidence=[f"{count} commits" for _, count in active],
+                score=0.1,
+            )
+        )
+    return items
+
+
+def sort_items(items: list[Guardrail]) -> list[Guardrail]:
+    return sorted(items, key=lambda item: (_PRIORITY_ORDER[item.priority], -item.score, item.message))
+
+
+def guardrails_for(
+    view: HistoryView, paths: Sequence[str], task: str, thresholds: Thresholds
+) -> list[Guardrail]:
+    """Every guardrail for the given files, highest priority first."""
+    items = (
+        co_change_items(view, paths, thresholds)
+        + test_items(view, paths, thresholds)
+        + fragile_items(view, paths)
+        + rule_items(view, paths, task)
+        + owner_items(view, paths)
+    )
+    return sort_items(items)
+
+
+def check_change(
+    view: HistoryView,
+    changed: Sequence[str],
+    thresholds: Thresholds,
+    *,
+    task: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> CheckResult:
+    """Compare a planned change with history: co-changed files it leaves untouched, tests to run,
+    fragile files it touches, rules and owners."""
+    changed = [path.replace("\\", "/").removeprefix("./") for path in changed]
+    changed_set = set(changed)
+
+    missing = [
+        item for item in co_change_items(view, changed, thresholds) if item.files[1] not in changed_set
+    ]
+    tests = test_items(view, changed, thresholds)
+    fragile = fragile_items(view, changed)
+    rules = rule_items(view, changed, task)
+    owners = owner_items(view, changed)
+
+    # Only a missing co-change can be seen in a diff; tests are listed to run either way.
+    unmet = sum(1 for item in missing if item.priority == "high")
+
+    sections = [sort_items(section) for section in (missing, tests, fragile, rules, owners)]
+    flat = [(index, item) for index, section in enumerate(sections) for item in section]
+    page = flat[offset : offset + limit]
+    paged = [[item for index, item in page if index == number] for number in range(5)]
+    return CheckResult(
+        repo=view.repo,
+        changed_files=changed,
+        missing_co_changes=paged[0],
+        tests_to_run=paged[1],
+        fragile=paged[2],
+        rules=paged[3],
+        owners=paged[4],
+        unmet_high_priority=unmet,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < len(flat) else None,
+    )

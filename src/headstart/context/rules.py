@@ -1,0 +1,96 @@
+"""Rules files (AGENTS.md, CLAUDE.md, CONTRIBUTING, ADRs, …) and CODEOWNERS, applied by directory."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from dataclasses import dataclass
+
+from headstart.context.history import Change, HistoryView
+
+_SECTION_BREAK = re.compile(r"\n(?=#{1,6} )|\n\s*\n")
+_WORD = re.compile(r"[a-z0-9_]{3,}")
+
+
+@dataclass(frozen=True)
+class RuleQuote:
+    source: str  # the rules file's path
+    text: str
+    distance: int  # directories between the rules file and the file it applies to
+
+
+def rule_scope(source: str) -> str:
+    """The directory a rules file governs: its own, or the repository root for files kept in
+    `.github/`, `.cursor/rules/` and ADR folders."""
+    directory = posixpath.dirname(source)
+    for shared in (".github", ".cursor/rules", ".cursor", "docs/adr", "doc/adr", "docs/decisions", "doc/decisions", "adr"):
+        if directory == shared or directory.endswith("/" + shared):
+            return directory[: -len(shared)].rstrip("/")
+    return directory
+
+
+def applies_to(source: str, path: str) -> int | None:
+    """Return how many directories up from `path` the rules file sits, or None if it does not apply."""
+    scope = rule_scope(source)
+    directory = posixpath.dirname(path)
+    if scope and not (directory == scope or directory.startswith(scope + "/")):
+        return None
+    depth = lambda value: 0 if not value else value.count("/") + 1  # noqa: E731
+    return depth(directory) - depth(scope)
+
+
+def relevant_quotes(view: HistoryView, paths: list[str], task: str, *, per_file: int = 2) -> list[RuleQuote]:
+    """Quote the sections of applicable rules files that share the most words with the task and
+    paths, nearest rules file first."""
+    words = set(_WORD.findall((task + " " + " ".join(paths)).lower()))
+    quotes: list[RuleQuote] = []
+    for standard in view.standards:
+        if "codeowners" in standard.labels:
+            continue
+        source = standard.files[0] if standard.files else standard.key
+        distances = [d for d in (applies_to(source, path) for path in paths) if d is not None]
+        if not distances:
+            continue
+        sections = [section.strip() for section in _SECTION_BREAK.split(standard.body) if section.strip()]
+        scored = sorted(
+            sections,
+            key=lambda section: -len(words & set(_WORD.findall(section.lower()))),
+        )
+        for section in scored[:per_file]:
+            if words & set(_WORD.findall(section.lower())) or len(sections) == 1:
+                quotes.append(RuleQuote(source=source, text=section[:600], distance=min(distances)))
+    return sorted(quotes, key=lambda quote: (quote.distance, quote.source))
+
+
+def codeowners(view: HistoryView, path: str) -> list[str]:
+    """Owners CODEOWNERS assigns to `path` (the last matching pattern wins, as on GitHub)."""
+    owners: list[str] = []
+    for standard in view.standards:
+        if "codeowners" not in standard.labels:
+            continue
+        for line in standard.body.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            pattern, *names = line.split()
+            if _codeowners_match(pattern, path):
+                owners = names
+    return owners
+
+
+def _codeowners_match(pattern: str, path: str) -> bool:
+    anchored = pattern.startswith("/")
+    pattern = pattern.strip("/") if pattern != "/" else ""
+    if not pattern or pattern == "*":
+        return True
+    if pattern.endswith("/**"):
+        pattern = pattern[:-3]
+    if anchored or "/" in pattern:
+        return path == pattern or path.startswith(pattern + "/") or fnmatch.fnmatch(path, pattern)
+    return any(
+        fnmatch.fnmatch(part, pattern) for part in path.split("/")
+    ) or fnmatch.fnmatch(posixpath.basename(path), pattern)
+
+
+__all__ = ["Change", "RuleQuote", "applies_to", "codeowners", "relevant_quotes", "rule_scope"]

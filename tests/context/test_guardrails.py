@@ -1,0 +1,159 @@
+"""Guardrails and `check` on repositories with known co-change, fix, revert and rules patterns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from headstart.config import Settings
+from headstart.context.check_render import render_check_sarif
+from headstart.context.render import render_markdown
+from headstart.context.signals import time_weight
+from headstart.indexers.pipeline import index_repository
+from headstart.service import Headstart
+
+
+@pytest.fixture
+def coupled(git_repo):
+    """api.py and schema.py change together 4 times out of 5; a fix adds a test; one revert."""
+    repo = git_repo
+    repo.write("AGENTS.md", "# Agents\n\nRun the test suite before committing.\n\n## API\n\nEvery api change needs a schema migration.\n")
+    repo.write("src/api/AGENTS.md", "## Handlers\n\nHandlers in src/api must validate input with the schema module.\n")
+    repo.write("CODEOWNERS", "# owners\n*.md @docs-team\nsrc/api/ @api-team @grace\n")
+    repo.git("add", ".")
+    repo.commit("Add agent rules and owners")
+    for number in range(4):
+        repo.commit(
+            f"Extend the api with endpoint {number}",
+            {"src/api/api.py": f"# v{number}\n", "src/api/schema.py": f"# s{number}\n"},
+            author="Grace Hopper <grace@example.com>",
+        )
+    repo.commit("Tune api logging", {"src/api/api.py": "# logging\n"})
+    repo.commit(
+        "Fix api crash on empty body\n\nfixes #41",
+        {"src/api/api.py": "# fixed\n", "tests/test_api.py": "def test_empty_body():\n    pass\n"},
+    )
+    bad = repo.commit("Stream api responses", {"src/api/api.py": "# streaming\n"})
+    repo.commit(
+        f"Revert \"Stream api responses\"\n\nThis reverts commit {bad}.\n\nStreaming broke the proxies.",
+        {"src/api/api.py": "# fixed\n"},
+    )
+    return repo
+
+
+@pytest.fixture
+def service(coupled, store, tmp_path):
+    index_repository(store, coupled.path)
+    settings = Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store"), co_change_min_shared=3)
+    return Headstart(settings, store=store)
+
+
+def test_check_reports_missing_co_change(service, coupled):
+    result = service.check(["src/api/api.py"], repo=str(coupled.path))
+
+    assert [item.files[1] for item in result.missing_co_changes] == ["src/api/schema.py"]
+    item = result.missing_co_changes[0]
+    assert item.message == "if you change `src/api/api.py`, `src/api/schema.py` changed with it in 4 of 8 commits"
+    assert item.priority == "medium"
+    assert item.evidence[0] == "4/8 commits"
+    assert result.unmet_high_priority == 0
+
+
+def test_check_with_both_files_is_clean(service, coupled):
+    result = service.check(["src/api/api.py", "src/api/schema.py"], repo=str(coupled.path))
+
+    assert result.missing_co_changes == []
+
+
+def test_check_names_test_added_by_fix(service, coupled):
+    result = service.check(["src/api/api.py"], repo=str(coupled.path))
+
+    test = next(item for item in result.tests_to_run if item.files[0] == "tests/test_api.py")
+    assert test.priority == "high"
+    assert "fix for #41" in test.message
+
+
+def test_check_flags_revert_with_reason(service, coupled):
+    result = service.check(["src/api/api.py"], repo=str(coupled.path))
+
+    revert = next(item for item in result.fragile if item.kind == "revert")
+    assert "reverted 1 time(s)" in revert.message
+    assert "Streaming broke the proxies." in revert.message
+    fragile = next(item for item in result.fragile if item.kind == "fragile")
+    assert "1 bug-fix commit(s)" in fragile.message
+
+
+def test_check_quotes_nearest_rules_first(service, coupled):
+    result = service.check(["src/api/api.py"], repo=str(coupled.path), task="validate handler input")
+
+    sources = [item.source for item in result.rules]
+    assert sources[0] == "src/api/AGENTS.md"
+    assert "AGENTS.md" in sources
+    assert "validate input with the schema module" in result.rules[0].quote
+
+
+def test_check_lists_owners(service, coupled):
+    result = service.check(["src/api/api.py"], repo=str(coupled.path))
+
+    owner = result.owners[0]
+    assert "CODEOWNERS: @api-team, @grace" in owner.message
+    assert "Grace Hopper <grace@example.com> (4 commits)" in owner.message
+
+
+def test_brief_has_guardrails_section(service, coupled):
+    brief = service.brief("add an api endpoint", repo=str(coupled.path))
+
+    kinds = {item.kind for item in brief.guardrails}
+    assert {"co_change", "test", "revert", "rule"} <= kinds
+    assert "## Guardrails" in render_markdown(brief)
+    priorities = [item.priority for item in brief.guardrails]
+    assert priorities == sorted(priorities, key=["high", "medium", "low"].index)
+
+
+def test_sarif_output_is_valid_shape(service, coupled):
+    log = json.loads(render_check_sarif(service.check(["src/api/api.py"], repo=str(coupled.path))))
+
+    assert log["version"] == "2.1.0"
+    results = log["runs"][0]["results"]
+    assert {result["ruleId"] for result in results} >= {"headstart/co_change", "headstart/test"}
+    assert all(result["level"] in ("error", "warning", "note") for result in results)
+
+
+def test_time_weight_favours_recent_fixes():
+    from datetime import datetime, timezone
+
+    first = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    last = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert time_weight(last, first, last) == pytest.approx(0.5)
+    assert time_weight(first, first, last) == pytest.approx(1 / (1 + 2.718281828**12), rel=1e-3)
+
+
+def test_check_cli_strict_exits_on_high_priority(coupled, store, tmp_path):
+    index_repository(store, coupled.path)
+    env = {"HEADSTART_DB": str(tmp_path / "store"), "HEADSTART_DATA_DIR": str(tmp_path / "data"),
+           "HEADSTART_CO_CHANGE_MIN_SHARED": "3", "PATH": "/usr/bin:/bin"}
+    # schema.py never changed without api.py: leaving api.py out is a high-priority miss.
+    diff = "diff --git a/src/api/schema.py b/src/api/schema.py\n--- a/src/api/schema.py\n+++ b/src/api/schema.py\n@@ -1 +1 @@\n-# s3\n+# s4\n"
+    command = [sys.executable, "-m", "headstart.cli", "check", "--repo", str(coupled.path), "--diff", "-", "--no-refresh"]
+
+    loose = subprocess.run(command, input=diff, capture_output=True, text=True, env=env)
+    strict = subprocess.run(command + ["--strict"], input=diff, capture_output=True, text=True, env=env)
+
+    assert loose.returncode == 0, loose.stderr
+    assert "`src/api/api.py` changed with it in 4 of 4 commits" in loose.stdout
+    assert "1 high-priority guardrail(s) unmet." in loose.stdout
+    assert strict.returncode == 1
+
+
+def test_check_cli_rejects_bad_diff(coupled, tmp_path):
+    env = {"HEADSTART_DB": str(tmp_path / "store"), "HEADSTART_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "headstart.cli", "check", "--repo", str(coupled.path), "--diff", "-"],
+        input="not a diff", capture_output=True, text=True, env=env,
+    )
+
+    assert result.returncode == 2
+    assert "the diff names no files" in result.stderr
