@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -101,3 +103,18 @@ class Freshness(BaseModel):
     message: str | None = None
     behind: int = 0
     rewritten: bool = False
+
+
+_FIX_SUBJECT = re.compile(r"\b(fix(e[sd])?|bug|hotfix|regression|crash(es)?)\b", re.IGNORECASE)
+
+
+def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
+    """A commit that fixed a bug: it names an issue or commit it fixes, or its subject says so."""
+    kinds = set(link_kinds)
+    if kinds & {LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value}:
+        return True
+    return bool(_FIX_SUBJECT.search(title)) and not title.lower().startswith("revert")
+
+
+def is_revert_commit(link_kinds: Iterable[str]) -> bool:
+    return LinkKind.REVERTS.value in set(link_kinds)

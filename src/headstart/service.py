@@ -89,7 +89,9 @@ class Headstart:
             return freshness
         if freshness.rewritten or freshness.behind <= AUTO_REFRESH_LIMIT:
             with self._refresh_lock:
-                report = index_repository(self.store, path)
+                report = index_repository(
+                    self.store, path, max_files_per_commit=self.settings.max_files_per_commit
+                )
             logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
             _, caught_up = check_freshness(self.store, path)
             caught_up.message = (
@@ -148,7 +150,7 @@ class Headstart:
             raise InputError("no files to check; pass --file PATH, --diff FILE, or run inside a changed working tree")
         name, _ = self.resolve_repo(repo)
         view = self.cache.get(name)
-        return check_change(view, files, self.thresholds, task=task, limit=limit, offset=offset)
+        return check_change(self.store, view, files, self.thresholds, task=task, limit=limit, offset=offset)
 
     def search(
         self, query: str, *, repo: str | None = None, kind: str | None = None, limit: int = 10, offset: int = 0

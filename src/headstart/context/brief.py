@@ -70,7 +70,7 @@ def build_brief(
         related=_related(view, task, hits, set(likely_paths[:5])),
         fixes_and_reverts=_fixes_and_reverts(view, likely_paths[:8]),
         co_changes=_co_changes(view, likely_paths[:5]),
-        guardrails=guardrails_for(view, likely_paths[:5], task, thresholds or Thresholds()),
+        guardrails=guardrails_for(store, view, likely_paths[:5], task, thresholds or Thresholds()),
         max_tokens=max_tokens,
     )
     return fit_to_budget(brief, output)

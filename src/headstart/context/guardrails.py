@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from headstart.context.history import HistoryView
+from headstart.store import Store
 from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
 from headstart.context.rules import codeowners, relevant_quotes
+from headstart.context.tracker_items import tracker_guardrails
 from headstart.context.signals import (
     Thresholds,
     co_change_rules,
@@ -22,10 +24,10 @@ from headstart.context.signals import (
 _PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
-def co_change_items(view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
+def co_change_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
     items: list[Guardrail] = []
     for path in paths:
-        for rule in co_change_rules(view, path, thresholds):
+        for rule in co_change_rules(store, view, path, thresholds):
             if is_test_file(rule.partner):
                 continue  # test partners become "run this test" items instead
             items.append(
@@ -42,13 +44,13 @@ def co_change_items(view: HistoryView, paths: Sequence[str], thresholds: Thresho
     return items
 
 
-def test_items(view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
+def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
     """Tests that change with each file, and tests touched by the commits that fixed it."""
     found: dict[str, Guardrail] = {}
     for path in paths:
         if is_test_file(path):
             continue
-        for rule in co_change_rules(view, path, thresholds, min_shared=thresholds.test_min_shared):
+        for rule in co_change_rules(store, view, path, thresholds, min_shared=thresholds.test_min_shared):
             if is_test_file(rule.partner) and rule.partner not in found:
                 found[rule.partner] = Guardrail(
                     kind="test",
@@ -83,11 +85,11 @@ def _fix_reference(change) -> str:  # noqa: ANN001 - a history Change
     return f"{change.key[:10]} {quote_data(change.title, 80)}"
 
 
-def fragile_items(view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
+def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
     items: list[Guardrail] = []
     year_ago = (view.last_time or view.first_time) - timedelta(days=365) if view.last_time else None
     for path in paths:
-        fragile = fragility(view, path)
+        fragile = fragility(store, view, path)
         if fragile.reverts:
             recent = [revert for revert, _ in fragile.reverts if year_ago is None or revert.created_at >= year_ago]
             reasons = "; ".join(quote_data(revert_reason(revert), 120) for revert, _ in fragile.reverts[:3])
@@ -136,11 +138,11 @@ def rule_items(view: HistoryView, paths: Sequence[str], task: str) -> list[Guard
     ]
 
 
-def owner_items(view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
+def owner_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list[Guardrail]:
     items: list[Guardrail] = []
     for path in paths:
         declared = codeowners(view, path)
-        active = recent_owners(view, path)
+        active = recent_owners(store, view, path)
         if not declared and not active:
             continue
         parts = []
@@ -166,20 +168,23 @@ def sort_items(items: list[Guardrail]) -> list[Guardrail]:
 
 
 def guardrails_for(
+    store: Store,
     view: HistoryView, paths: Sequence[str], task: str, thresholds: Thresholds
 ) -> list[Guardrail]:
     """Every guardrail for the given files, highest priority first."""
     items = (
-        co_change_items(view, paths, thresholds)
-        + test_items(view, paths, thresholds)
-        + fragile_items(view, paths)
+        co_change_items(store, view, paths, thresholds)
+        + test_items(store, view, paths, thresholds)
+        + fragile_items(store, view, paths)
         + rule_items(view, paths, task)
-        + owner_items(view, paths)
+        + owner_items(store, view, paths)
+        + tracker_guardrails(store, view, paths)
     )
     return sort_items(items)
 
 
 def check_change(
+    store: Store,
     view: HistoryView,
     changed: Sequence[str],
     thresholds: Thresholds,
@@ -194,12 +199,12 @@ def check_change(
     changed_set = set(changed)
 
     missing = [
-        item for item in co_change_items(view, changed, thresholds) if item.files[1] not in changed_set
+        item for item in co_change_items(store, view, changed, thresholds) if item.files[1] not in changed_set
     ]
-    tests = test_items(view, changed, thresholds)
-    fragile = fragile_items(view, changed)
+    tests = test_items(store, view, changed, thresholds)
+    fragile = fragile_items(store, view, changed)
     rules = rule_items(view, changed, task)
-    owners = owner_items(view, changed)
+    owners = owner_items(store, view, changed)
 
     # Only a missing co-change can be seen in a diff; tests are listed to run either way.
     unmet = sum(1 for item in missing if item.priority == "high")

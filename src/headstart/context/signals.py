@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from headstart.context.history import Change, HistoryView
-from headstart.records import LinkKind
+from headstart.store import Store
+from headstart.records import LinkKind, is_fix_commit, is_revert_commit
 
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]+\.py$|_test\.(py|go|rb|exs?)$|"
     r"\.(test|spec)\.[jt]sx?$|Tests?\.(java|kt|cs|swift)$|(^|/)t/.+\.t$"
 )
-_FIX_SUBJECT = re.compile(r"\b(fix(e[sd])?|bug|hotfix|regression|crash(es)?)\b", re.IGNORECASE)
 _REVERT_LINE = re.compile(r"^This reverts commit [0-9a-f]+\.?\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -34,14 +33,11 @@ def is_test_file(path: str) -> bool:
 
 
 def is_fix(change: Change) -> bool:
-    """A commit that fixed a bug: it names an issue or commit it fixes, or says so in its subject."""
-    if any(kind in (LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value) for kind, _ in change.links):
-        return True
-    return bool(_FIX_SUBJECT.search(change.title)) and not change.title.lower().startswith("revert")
+    return is_fix_commit(change.title, (kind for kind, _ in change.links))
 
 
 def is_revert(change: Change) -> bool:
-    return any(kind == LinkKind.REVERTS.value for kind, _ in change.links)
+    return is_revert_commit(kind for kind, _ in change.links)
 
 
 def revert_reason(revert: Change) -> str:
@@ -63,21 +59,20 @@ class CoChangeRule:
         return self.together / self.total
 
 
-def co_change_rules(view: HistoryView, path: str, thresholds: Thresholds, *, min_shared: int | None = None) -> list[CoChangeRule]:
-    """Files that changed in at least `min_shared` of `path`'s commits and the given share of them."""
+def co_change_rules(
+    store: Store, view: HistoryView, path: str, thresholds: Thresholds, *, min_shared: int | None = None
+) -> list[CoChangeRule]:
+    """Files that changed in at least `min_shared` of `path`'s commits and the given share of them,
+    read from the derived co-change table."""
     minimum = thresholds.co_change_min_shared if min_shared is None else min_shared
-    commits = [c for c in view.commits_touching(path) if len(c.files) <= thresholds.max_files_per_commit]
-    partners: Counter[str] = Counter()
-    shas: dict[str, list[str]] = {}
-    for commit in commits:
-        for other in commit.files:
-            if other != path:
-                partners[other] += 1
-                shas.setdefault(other, []).append(commit.key)
+    stats = store.stats.file_stats(view.repo, [path])
+    total = stats[0].co_commits if stats else 0
+    if total == 0:
+        return []
     rules = [
-        CoChangeRule(path, partner, together, len(commits), tuple(shas[partner][:3]))
-        for partner, together in partners.items()
-        if together >= minimum and together / len(commits) >= thresholds.co_change_min_confidence and view.exists(partner)
+        CoChangeRule(path, partner, together, total, tuple(shas))
+        for partner, together, shas in store.stats.co_changes(view.repo, path)
+        if together >= minimum and together / total >= thresholds.co_change_min_confidence and view.exists(partner)
     ]
     return sorted(rules, key=lambda rule: (-rule.confidence, -rule.together, rule.partner))
 
@@ -102,42 +97,56 @@ class Fragility:
     reverts: list[tuple[Change, Change | None]]  # (revert commit, the commit it reverted)
 
 
-def fragility(view: HistoryView, path: str) -> Fragility:
-    """Bug fixes and reverts of a file, scored so that recent ones count more."""
+def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
+    """Bug fixes and reverts of a file, scored so that recent ones count more.
+
+    Counts and times come from the derived per-file table; titles and revert reasons from the
+    history view. A commit touching the file that was reverted later counts as a revert of the
+    file even when the revert itself missed it.
+    """
     first, last = view.first_time, view.last_time
-    fixes: list[Change] = []
+    stats = store.stats.file_stats(view.repo, [path])
+    fix_shas = stats[0].fix_shas if stats else []
+    revert_shas = stats[0].revert_shas if stats else []
+
+    fixes = [change for change in (view.change_for_target(f"commit:{sha}") for sha in reversed(fix_shas)) if change]
     reverts: list[tuple[Change, Change | None]] = []
-    seen_reverts: set[str] = set()
+    seen: set[str] = set()
+    for sha in reversed(revert_shas):
+        revert = view.change_for_target(f"commit:{sha}")
+        if revert is None:
+            continue
+        reverted = next(
+            (view.change_for_target(target) for kind, target in revert.links if kind == LinkKind.REVERTS.value),
+            None,
+        )
+        reverts.append((revert, reverted))
+        seen.add(revert.key)
     for change in view.commits_touching(path):
-        if is_revert(change):
-            reverted = next(
-                (view.change_for_target(target) for kind, target in change.links if kind == LinkKind.REVERTS.value),
-                None,
-            )
-            reverts.append((change, reverted))
-            seen_reverts.add(change.key)
-        elif is_fix(change):
-            fixes.append(change)
-        # A commit touching the file that was reverted later counts even if the revert missed the file.
         for kind, source_id in view.incoming.get(f"commit:{change.key}", []):
             source = view.changes[source_id]
-            if kind == LinkKind.REVERTS.value and source.key not in seen_reverts:
+            if kind == LinkKind.REVERTS.value and source.key not in seen:
                 reverts.append((source, change))
-                seen_reverts.add(source.key)
+                seen.add(source.key)
 
     score = 0.0
     if first and last:
-        score = sum(time_weight(change.created_at, first, last) for change in fixes)
+        times = stats[0].fix_times if stats else []
+        score = sum(time_weight(moment, first, last) for moment in times)
         score += sum(2 * time_weight(revert.created_at, first, last) for revert, _ in reverts)
     return Fragility(path=path, score=score, fixes=fixes, reverts=reverts)
 
 
-def recent_owners(view: HistoryView, path: str, *, months: int = 12, limit: int = 2) -> list[tuple[str, int]]:
-    """The most active authors of a file in the last `months` of history (all history if quieter)."""
-    commits = view.commits_touching(path)
-    if not commits:
+def recent_owners(store: Store, view: HistoryView, path: str, *, months: int = 12, limit: int = 2) -> list[tuple[str, int]]:
+    """The most active authors of a file among those who changed it in the last `months` of
+    history (everyone, if nobody did)."""
+    stats = store.stats.file_stats(view.repo, [path])
+    if not stats or not stats[0].authors:
         return []
-    cutoff = commits[0].created_at - timedelta(days=30 * months)
-    recent = [commit for commit in commits if commit.created_at >= cutoff] or commits
-    counts = Counter(commit.authors[0] for commit in recent if commit.authors)
-    return counts.most_common(limit)
+    authors = stats[0].authors
+    latest = max(last for _, last in authors.values())
+    cutoff = latest - 30 * 86400 * months
+    recent = {name: count for name, (count, last) in authors.items() if last >= cutoff} or {
+        name: count for name, (count, _) in authors.items()
+    }
+    return sorted(recent.items(), key=lambda item: (-item[1], item[0]))[:limit]

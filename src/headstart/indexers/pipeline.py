@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,8 +18,9 @@ from headstart.indexers.redaction import redact_record
 from headstart.indexers.repository import OpenRepository, open_repository
 from headstart.indexers.standards import standard_records
 from headstart.indexers.walk import read_commits
-from headstart.records import Link, LinkKind, Record, RecordKind
+from headstart.records import Link, LinkKind, Record, RecordKind, is_fix_commit, is_revert_commit
 from headstart.store import RepositoryState, Store
+from headstart.store.stats import CommitFacts
 
 logger = logging.getLogger("headstart.indexers")
 
@@ -34,6 +36,7 @@ class IndexPlan:
     repo: str
     path: str
     head: str | None
+    reachable: list[str] = field(default_factory=list)
     new_commits: list[str] = field(default_factory=list)
     stale_commits: list[str] = field(default_factory=list)
     pull_requests: int = 0
@@ -71,13 +74,13 @@ def plan_index(store: Store, opened: OpenRepository, *, estimate: bool = True) -
         return plan
 
     indexed = store.keys(opened.name, RecordKind.COMMIT.value)
-    reachable: list[str] = []
+    reachable = plan.reachable
     for commit in opened.repo.walk(opened.head.id, SortMode.TOPOLOGICAL | SortMode.REVERSE):
         sha = str(commit.id)
         reachable.append(sha)
         if sha not in indexed:
             plan.new_commits.append(sha)
-            if _names_pull_request(commit.message):
+            if _names_pull_request(commit.raw_message):
                 plan.pull_requests += 1
     plan.stale_commits = sorted(set(indexed) - set(reachable))
 
@@ -86,8 +89,9 @@ def plan_index(store: Store, opened: OpenRepository, *, estimate: bool = True) -
     return plan
 
 
-def _names_pull_request(message: str) -> bool:
-    return "pull request #" in message or "(#" in message or "merge request" in message
+def _names_pull_request(message: bytes) -> bool:
+    # A quick upper bound for --dry-run; the raw bytes need no decoding.
+    return b"pull request #" in message or b"(#" in message or b"merge request" in message
 
 
 def _estimate_seconds(opened: OpenRepository, plan: IndexPlan) -> float:
@@ -109,6 +113,7 @@ def index_repository(
     dry_run: bool = False,
     workers: int = 0,
     batch_size: int = BATCH_SIZE,
+    max_files_per_commit: int = 30,
     on_progress: ProgressCallback | None = None,
 ) -> IndexReport:
     """Index the history of the repository at `path` up to `until` (default: HEAD).
@@ -129,34 +134,51 @@ def index_repository(
 
     total = len(plan.new_commits)
     done = 0
+    indexed_before = len(plan.reachable) - total
+    # Derived per-file tables are updated per batch only while they match the records; otherwise
+    # (a store from before them, a killed run, rewritten history) they are rebuilt after the loop.
+    stats_in_step = not plan.stale_commits and store.stats.applied(opened.name) == indexed_before
     if on_progress:
         on_progress(0, total)
     commits = read_commits(opened.repo, plan.new_commits, opened.name, renames=renames, workers=workers)
-    for batch in _batches(commits, batch_size):
-        records = _with_pull_requests(opened.repo, batch)
-        store.embed_and_upsert([redact_record(record) for record in records])
-        done += len(batch)
-        report.commits_written += len(batch)
-        report.pull_requests_written += len(records) - len(batch)
-        if on_progress:
-            on_progress(done, total)
+    # Closing the reader on any error stops its worker processes now, not at garbage collection.
+    with closing(commits):
+        for batch in _batches(commits, batch_size):
+            records = _with_pull_requests(opened.repo, batch)
+            store.embed_and_upsert([redact_record(record) for record in records])
+            done += len(batch)
+            if stats_in_step:
+                store.stats.apply(
+                    opened.name, commit_facts(batch), max_files_per_commit, total_after=indexed_before + done
+                )
+            report.commits_written += len(batch)
+            report.pull_requests_written += sum(record.kind == RecordKind.PULL_REQUEST for record in records)
+            if on_progress:
+                on_progress(done, total)
 
-    head_files = tracked_files(opened.head)
-    if report.commits_written or report.records_deleted:
+    if not stats_in_step:
+        rebuild_stats(store, opened.name, max_files_per_commit)
+    state = store.repository_state(opened.name)
+    changed = report.commits_written or report.records_deleted
+    head_moved = state is None or state.head != plan.head or state.revision != (until or "HEAD")
+    head_files = tracked_files(opened.head) if changed or head_moved else []
+    if changed or head_moved:
         report.standards_written = _sync_standards(store, opened, head_files)
-        store.refresh_indexes()
-    store.save_head_files(opened.name, head_files)
-    store.save_repository_state(
-        RepositoryState(
-            repo=opened.name,
-            path=str(opened.path),
-            head=plan.head or "",
-            revision=until or "HEAD",
-            commits=len(store.keys(opened.name, RecordKind.COMMIT.value)),
-            pull_requests=len(store.keys(opened.name, RecordKind.PULL_REQUEST.value)),
-            indexed_at=datetime.now(timezone.utc),
+    # Also after a run that wrote nothing: an earlier run may have stopped before this step.
+    store.refresh_indexes()
+    if changed or head_moved:
+        store.save_head_files(opened.name, head_files)
+        store.save_repository_state(
+            RepositoryState(
+                repo=opened.name,
+                path=str(opened.path),
+                head=plan.head or "",
+                revision=until or "HEAD",
+                commits=len(store.keys(opened.name, RecordKind.COMMIT.value)),
+                pull_requests=len(store.keys(opened.name, RecordKind.PULL_REQUEST.value)),
+                indexed_at=datetime.now(timezone.utc),
+            )
         )
-    )
     report.seconds = time.perf_counter() - started
     logger.info(
         "indexed %s: %d commits, %d pull requests in %.1fs",
@@ -182,6 +204,47 @@ def tracked_files(commit: pygit2.Commit) -> list[str]:
     return paths
 
 
+def commit_facts(commits: Iterable[Record]) -> list[CommitFacts]:
+    """Reduce non-merge commit records to what the derived per-file tables count."""
+    facts = []
+    for commit in commits:
+        if commit.kind != RecordKind.COMMIT or len(commit.parents) > 1:
+            continue
+        kinds = [link.kind.value for link in commit.links]
+        facts.append(
+            CommitFacts(
+                sha=commit.key,
+                files=tuple(commit.files),
+                created_at=commit.created_at,
+                author=commit.authors[0] if commit.authors else None,
+                is_fix=is_fix_commit(commit.title, kinds),
+                is_revert=is_revert_commit(kinds),
+            )
+        )
+    return facts
+
+
+def rebuild_stats(store: Store, repo: str, max_files_per_commit: int) -> None:
+    """Recount the derived per-file tables from every commit record of a repository."""
+    table = store.columns(repo, ["key", "title", "files", "authors", "created_at", "links", "parents"], kinds=[RecordKind.COMMIT.value])
+    facts = []
+    for row in table.to_pylist():
+        if len(row["parents"] or []) > 1:
+            continue
+        kinds = [link["kind"] for link in row["links"] or []]
+        facts.append(
+            CommitFacts(
+                sha=row["key"],
+                files=tuple(row["files"] or []),
+                created_at=row["created_at"],
+                author=(row["authors"] or [None])[0],
+                is_fix=is_fix_commit(row["title"] or "", kinds),
+                is_revert=is_revert_commit(kinds),
+            )
+        )
+    store.stats.rebuild(repo, facts, max_files_per_commit)
+
+
 def _sync_standards(store: Store, opened: OpenRepository, head_files: list[str]) -> int:
     """Store the head's rules files and CODEOWNERS, and drop those that no longer exist."""
     records = [redact_record(record) for record in standard_records(opened.repo, opened.head, opened.name, head_files)]
@@ -204,16 +267,31 @@ def _batches(records: Iterable[Record], size: int) -> Iterable[list[Record]]:
 
 
 def _with_pull_requests(repo: pygit2.Repository, commits: Sequence[Record]) -> list[Record]:
-    """Complete a batch of commit records: full shas in links, web urls, derived pull requests."""
-    records: list[Record] = []
+    """Complete a batch of commit records: full shas in links, web urls, derived pull requests.
+
+    When two commits of the batch land the same pull request (a cherry-pick, a re-merge), the
+    later one in history wins, as it does across batches.
+    """
+    records: dict[str, Record] = {}
     for commit in commits:
-        commit.links = [_expand_commit_link(repo, link) for link in commit.links]
+        commit.links = _unique([_expand_commit_link(repo, link) for link in commit.links])
         commit.url = web_url(commit.repo, "commit", commit.key)
-        records.append(commit)
+        records[commit.id] = commit
         pull_request = pull_request_record(commit)
         if pull_request is not None:
-            records.append(pull_request)
-    return records
+            records.pop(pull_request.id, None)
+            records[pull_request.id] = pull_request
+    return list(records.values())
+
+
+def _unique(links: Iterable[Link]) -> list[Link]:
+    seen: set[tuple[str, str]] = set()
+    kept: list[Link] = []
+    for link in links:
+        if (link.kind, link.target) not in seen:
+            seen.add((link.kind, link.target))
+            kept.append(link)
+    return kept
 
 
 def _expand_commit_link(repo: pygit2.Repository, link: Link) -> Link:

@@ -22,6 +22,7 @@ from headstart.errors import StoreError
 from headstart.records import INVERSE_LINKS, Link, LinkKind, Record
 from headstart.store import filters
 from headstart.store.embedder import Embedder
+from headstart.store.stats import StatsTables
 from headstart.store.schema import (
     DIMENSION_KEY,
     HEAD_FILES_SCHEMA,
@@ -73,6 +74,7 @@ class Store:
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"could not open the store at {uri!r}: {exc}") from exc
         self._records: Any = None
+        self.stats = StatsTables(self._db, self._write, self._query)
 
     # Tables
 
@@ -174,11 +176,16 @@ class Store:
     # Writes
 
     def upsert(self, records: Sequence[Record], vectors: np.ndarray) -> None:
-        """Insert or replace records by id; a failing write raises StoreError with LanceDB's message."""
+        """Insert or replace records by id; a failing write raises StoreError with LanceDB's message.
+
+        When `records` repeats an id, the last one is kept, so the table never holds two rows
+        with one id.
+        """
         if not records:
             return
         table = self.records_table(create=True)
-        rows = [record_to_row(record, vector) for record, vector in zip(records, vectors, strict=True)]
+        latest = {record.id: index for index, record in enumerate(records)}
+        rows = [record_to_row(records[index], vectors[index]) for index in sorted(latest.values())]
         data = pa.Table.from_pylist(rows, schema=table.schema)
         self._write(
             lambda: table.merge_insert("id")
@@ -208,17 +215,24 @@ class Store:
             self._write(lambda: self._repositories_table().delete(filters.equals("repo", repo)))
 
     def refresh_indexes(self) -> None:
-        """Build the full-text index, or fold new rows into it, after a batch of writes."""
+        """Build the full-text index, or fold rows it does not cover yet into it.
+
+        Does nothing when the index already covers every row, so a run that wrote nothing
+        leaves the table version as it was.
+        """
         table = self.records_table()
         if table is None:
             return
-        has_fts = any(index.index_type == "FTS" for index in table.list_indices())
+        fts = [index for index in table.list_indices() if index.index_type == "FTS"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            if has_fts:
-                self._write(lambda: table.optimize())
-            else:
+            if not fts:
                 self._write(lambda: table.create_fts_index("text", replace=True))
+                return
+            stats = table.index_stats(fts[0].name)
+            if stats is not None and stats.num_unindexed_rows == 0:
+                return
+            self._write(lambda: table.optimize())
 
     def _write(self, operation: Any) -> Any:
         try:
