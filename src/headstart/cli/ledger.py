@@ -1,0 +1,219 @@
+"""`headstart ledger …`: ingest agents' usage and price it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from headstart.config import load_settings
+from headstart.ledger.db import create_ledger_engine, migrate, open_ledger
+from headstart.ledger.local import LocalSources, ingest_local
+from headstart.ledger.pricing import PriceBook
+from headstart.ledger.push import push as push_records
+from headstart.ledger.report import IngestReport
+from headstart.ledger.summary import summarize
+from headstart.ledger.teams import TeamMap
+
+ledger_app = typer.Typer(
+    help="Record and price the tokens coding agents consume.", no_args_is_help=True
+)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="SQLAlchemy URL of the ledger. [default: Settings.ledger_database_url]"
+    ),
+]
+PricesOption = Annotated[
+    Path | None,
+    typer.Option("--prices", help="Price override file (TOML). [default: Settings.prices_file]"),
+]
+TeamsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--teams",
+        help="teams.toml mapping people and repositories to teams. [default: Settings.teams_file]",
+    ),
+]
+
+
+def _database_url(database: str | None) -> str:
+    return database or load_settings().ledger_database_url
+
+
+@ledger_app.command("migrate")
+def migrate_command(database: DatabaseOption = None) -> None:
+    """Create the ledger database or upgrade it in place to the newest schema.
+
+    Example: headstart ledger migrate --database postgresql+psycopg://user@host/headstart
+    """
+    url = _database_url(database)
+    engine = create_ledger_engine(url)
+    try:
+        before, after = migrate(engine)
+    finally:
+        engine.dispose()
+    shown = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"{shown} is up to date (revision {after})")
+    else:
+        typer.echo(f"{shown} migrated from {before or 'empty'} to revision {after}")
+
+
+@ledger_app.command("ingest")
+def ingest_command(
+    claude_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--claude-dir",
+            help="Claude Code config or projects folder; repeatable. [default: CLAUDE_CONFIG_DIR or ~/.config/claude and ~/.claude]",
+        ),
+    ] = None,
+    codex_home: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--codex-home", help="Codex home folder; repeatable. [default: CODEX_HOME or ~/.codex]"
+        ),
+    ] = None,
+    gemini_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--gemini-file",
+            help="Gemini CLI telemetry outfile; repeatable. [default: telemetry.outfile in ~/.gemini/settings.json]",
+        ),
+    ] = None,
+    cursor_csv: Annotated[
+        list[Path] | None,
+        typer.Option("--cursor-csv", help="Cursor usage CSV export; repeatable."),
+    ] = None,
+    database: DatabaseOption = None,
+    prices: PricesOption = None,
+    teams: TeamsOption = None,
+) -> None:
+    """Read new usage from local agent logs into the ledger; unchanged files are not re-read.
+
+    Example: headstart ledger ingest --claude-dir ~/.claude --cursor-csv usage-events.csv
+    """
+    settings = load_settings()
+    price_book = PriceBook(prices or settings.prices_file)
+    team_map = TeamMap.load(teams or settings.teams_file)
+    ledger = open_ledger(_database_url(database))
+    try:
+        sources = LocalSources(
+            claude_dirs=claude_dir or [],
+            codex_homes=codex_home or [],
+            gemini_files=gemini_file or [],
+            cursor_csvs=cursor_csv or [],
+        )
+        report = ingest_local(ledger, sources, prices=price_book, teams=team_map)
+    finally:
+        ledger.close()
+    _print_report(report)
+
+
+def _print_report(report: IngestReport) -> None:
+    typer.echo(
+        f"files read: {report.files_read}, unchanged: {report.files_unchanged}, "
+        f"bytes read: {report.bytes_read:,}"
+    )
+    typer.echo(
+        f"requests: {report.inserted} new, {report.updated} updated, {report.duplicates} already recorded; "
+        f"session-brief links: {report.brief_links}"
+    )
+    if report.unpriced:
+        models = ", ".join(
+            f"{model} ({count})" for model, count in sorted(report.unpriced_models.items())
+        )
+        typer.echo(
+            f"unpriced requests: {report.unpriced} from {models}; run `headstart ledger summary` for the fix"
+        )
+    if report.skipped:
+        typer.echo(f"skipped input: {report.skipped_total}")
+        for reason, count in sorted(report.skipped.items(), key=lambda item: -item[1]):
+            typer.echo(f"  {count} × {reason}")
+        for example in report.examples:
+            typer.echo(f"  e.g. {example}")
+
+
+@ledger_app.command("push")
+def push_command(
+    server: Annotated[
+        str, typer.Option("--server", help="Base URL of the central Headstart server.")
+    ],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="The server's api_token, sent as a Bearer token.",
+            envvar="HEADSTART_PUSH_TOKEN",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=5000, help="Records per request.")
+    ] = 500,
+    database: DatabaseOption = None,
+) -> None:
+    """Send locally ingested records the server has not received yet.
+
+    Example: headstart ledger push --server https://headstart.example.com --token "$TOKEN"
+    """
+    ledger = open_ledger(_database_url(database))
+    try:
+        report = push_records(ledger, server, token, batch_size=batch_size)
+    finally:
+        ledger.close()
+    typer.echo(f"pushed {report.records} records in {report.batches} batches to {report.server}")
+
+
+@ledger_app.command("summary")
+def summary_command(database: DatabaseOption = None) -> None:
+    """Print usage and cost by tool and model, and the models that need a price.
+
+    Example: headstart ledger summary
+    """
+    ledger = open_ledger(_database_url(database))
+    try:
+        summary = summarize(ledger)
+    finally:
+        ledger.close()
+
+    console = Console()
+    table = Table(title="Usage by tool and model")
+    for column in (
+        "tool",
+        "model",
+        "requests",
+        "input",
+        "cache read",
+        "cache write",
+        "output",
+        "cost (USD)",
+        "reported (USD)",
+    ):
+        table.add_column(column, justify="left" if column in ("tool", "model") else "right")
+    for total in summary.totals:
+        cost = f"{total.computed_cost:.4f}" + (" + unpriced" if total.unpriced_requests else "")
+        table.add_row(
+            total.tool,
+            total.model or "(none)",
+            f"{total.requests:,}",
+            f"{total.input_tokens:,}",
+            f"{total.cache_read_tokens:,}",
+            f"{total.cache_write_tokens:,}",
+            f"{total.output_tokens:,}",
+            cost,
+            f"{total.reported_cost:.4f}" if total.reported_cost is not None else "",
+        )
+    console.print(table)
+    console.print(f"computed cost of priced requests: ${summary.computed_cost:.4f}")
+
+    if summary.unpriced:
+        console.print("unpriced models (tokens counted, cost unknown):")
+        for item in summary.unpriced:
+            console.print(
+                f"  {item.tool} {item.model or '(none)'}: {item.requests:,} requests, {item.tokens:,} tokens; fix: {item.fix}"
+            )

@@ -1,0 +1,203 @@
+"""Open the ledger database and keep its schema at the newest Alembic revision."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from headstart.ledger.errors import LedgerError, LedgerInputError
+
+logger = logging.getLogger("headstart.ledger")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# The newest migration's revision. A current ledger then opens with one query and without
+# importing Alembic, which takes about a second. A test checks that it matches Alembic's head.
+SCHEMA_REVISION = "0001"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """An open ledger: its engine and a factory of ORM sessions."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session that commits on success and rolls back on error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config() -> Any:
+    """Build the Alembic configuration in code, so no alembic.ini is needed."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers work while an ingest writes. busy_timeout makes concurrent writers wait
+    # for the lock instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, creating SQLite's folder if needed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise LedgerInputError(
+            f"invalid ledger URL {url!r}: expected sqlite:///PATH or postgresql+psycopg://…"
+        ) from exc
+
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            # Plain postgresql:// would pick psycopg2, which Headstart does not install.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+
+    raise LedgerInputError(
+        f"unsupported ledger database {url!r}: use sqlite:///PATH or postgresql+psycopg://…"
+    )
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the schema revision stored in the database, None for an empty database."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _known_revision(script: Any, revision: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+# Any constant works, as long as every Headstart that migrates this database uses the same one.
+PG_MIGRATION_LOCK = 0x4853_4C45
+
+
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in a transaction that holds the database's migration lock.
+
+    Concurrent `open_ledger` calls on a new database would otherwise both create the tables.
+    SQLite takes its write lock with BEGIN IMMEDIATE, and PostgreSQL takes an advisory lock.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
+            )
+            yield connection
+        return
+
+    locking = create_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(locking, "connect")
+    def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below be the only one, because pysqlite would open its own.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(locking, "begin")
+    def _begin_immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with locking.begin() as connection:
+            yield connection
+    finally:
+        locking.dispose()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str | None]:
+    """Upgrade the schema in place to the newest revision, and return (before, after)."""
+    try:
+        before = current_revision(engine)
+    except DBAPIError as exc:
+        raise LedgerError(
+            f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}"
+        ) from exc
+    if before == SCHEMA_REVISION:
+        return before, before
+
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    try:
+        if before is not None and not _known_revision(script, before):
+            raise LedgerError(
+                f"the ledger database is at revision {before!r}, which this Headstart does not "
+                "know: upgrade Headstart, or point it at another database"
+            )
+        if before == head:
+            return before, head
+
+        with _migration_transaction(engine) as connection:
+            # Another process may have migrated while this one waited for the lock.
+            if MigrationContext.configure(connection).get_current_revision() != head:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                logger.info("migrated the ledger from %s to %s", before or "empty", head)
+        return before, head
+    except DBAPIError as exc:
+        raise LedgerError(
+            f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}"
+        ) from exc
+
+
+def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:
+    """Open the ledger at `url`, creating or migrating its schema first unless `upgrade` is off."""
+    engine = create_ledger_engine(url)
+    if upgrade:
+        migrate(engine)
+    return Ledger(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

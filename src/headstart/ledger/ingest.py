@@ -1,0 +1,344 @@
+"""Record usage events in the ledger: price, attribute, and upsert them by request.
+
+Writing the same event twice changes nothing. A later read of the same request may carry more
+tokens, because a streaming snapshot was completed after an earlier ingest. Then the record is
+replaced by the larger one, so the ledger ends at the final counts in whatever order it reads.
+A request read from two sources (a session log and OpenTelemetry) is one record; see
+`usage_writes` for which read's values it keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy.orm import Session
+
+from headstart.config import load_settings
+from headstart.ledger.db import Ledger
+from headstart.ledger.events import UsageEvent, token_total
+from headstart.ledger.models import AgentSession, Engineer, SessionBrief, Team, UsageRecord, utcnow
+from headstart.ledger.pricing import PriceBook, PriceResult
+from headstart.ledger.report import IngestReport
+from headstart.ledger.store import ensure_rows, insert_for
+from headstart.ledger.teams import TeamMap
+from headstart.ledger.usage_writes import changes_row, find_stored, source_rank, write_rows
+
+__all__ = ["IngestReport", "record_events"]
+
+logger = logging.getLogger("headstart.ledger.ingest")
+
+# Events per transaction. Larger batches cost fewer commits and lookups; 10,000 events with
+# their rows take a few tens of MB.
+BATCH_SIZE = 10_000
+
+
+@dataclass
+class Attribution:
+    prices: PriceBook
+    teams: TeamMap
+
+
+@lru_cache(maxsize=1)
+def _default_attribution() -> Attribution:
+    settings = load_settings()
+    return Attribution(PriceBook(settings.prices_file), TeamMap.load(settings.teams_file))
+
+
+def record_events(
+    ledger: Ledger,
+    events: Iterable[UsageEvent],
+    *,
+    prices: PriceBook | None = None,
+    teams: TeamMap | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Price, attribute and upsert `events`, and return what changed.
+
+    Idempotent and safe under concurrent writers: rows are keyed by `dedup_key` with ON
+    CONFLICT on both SQLite and PostgreSQL. Prices and teams default to the files named in
+    Settings (`prices_file`, `teams_file`).
+    """
+    if prices is None or teams is None:
+        defaults = _default_attribution()
+        prices = prices or defaults.prices
+        teams = teams or defaults.teams
+    report = report or IngestReport()
+
+    for batch in _batches(events, BATCH_SIZE):
+        with ledger.session() as session:
+            _write_batch(session, batch, prices, teams, report)
+    return report
+
+
+def _batches(events: Iterable[UsageEvent], size: int) -> Iterator[list[UsageEvent]]:
+    iterator = iter(events)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _merge_reads(batch: list[UsageEvent]) -> list[UsageEvent]:
+    """Keep one event per request: per dedup key, then per tool and request id.
+
+    Reads of one dedup key keep the one with the most tokens (the last streaming snapshot).
+    Reads of one request from different sources are merged as `usage_writes` merges rows.
+    """
+    by_key: dict[str, UsageEvent] = {}
+    for event in batch:
+        known = by_key.get(event.dedup_key)
+        by_key[event.dedup_key] = event if known is None else _richer(known, event, same_key=True)
+
+    by_request: dict[tuple[str, str], UsageEvent] = {}
+    merged: list[UsageEvent] = []
+    for event in by_key.values():
+        if not event.request_id:
+            merged.append(event)
+            continue
+        request = (event.tool, event.request_id)
+        known = by_request.get(request)
+        by_request[request] = event if known is None else _richer(known, event, same_key=False)
+    merged.extend(by_request.values())
+    return sorted(merged, key=lambda event: event.dedup_key)
+
+
+def _richer(known: UsageEvent, event: UsageEvent, *, same_key: bool) -> UsageEvent:
+    """Merge two reads of one request into the richer one, as the stored row would be."""
+    tokens, rank = token_total(event), source_rank(event.source)
+    known_tokens, known_rank = token_total(known), source_rank(known.source)
+    if same_key:
+        event_wins = tokens > known_tokens
+    else:
+        event_wins = tokens > known_tokens or (tokens == known_tokens and rank > known_rank)
+    winner, other = (event, known) if event_wins else (known, event)
+
+    changes: dict[str, Any] = {}
+    if winner.reported_cost_usd is None and other.reported_cost_usd is not None:
+        changes["reported_cost_usd"] = other.reported_cost_usd
+    if source_rank(other.source) > source_rank(winner.source):
+        changes["dedup_key"] = other.dedup_key
+        changes["source"] = other.source
+    if known.brief_ids or event.brief_ids:
+        changes["brief_ids"] = sorted({*known.brief_ids, *event.brief_ids})
+    return winner.model_copy(update=changes) if changes else winner
+
+
+def _write_batch(
+    session: Session,
+    batch: list[UsageEvent],
+    prices: PriceBook,
+    teams: TeamMap,
+    report: IngestReport,
+) -> None:
+    report.events += len(batch)
+    events = _merge_reads(batch)
+    report.duplicates += len(batch) - len(events)
+
+    team_names = {
+        event.dedup_key: teams.team_for(event.team, event.engineer, event.repository)
+        for event in events
+    }
+    team_ids = ensure_rows(
+        session,
+        Team.__table__,
+        "name",
+        [
+            {"name": name, "created_at": utcnow()}
+            for name in sorted({n for n in team_names.values() if n})
+        ],
+    )
+    engineer_ids = _ensure_engineers(session, events, team_names, team_ids)
+    session_ids = _ensure_sessions(session, events, engineer_ids, team_names, team_ids)
+
+    stored = find_stored(session, events)
+    results = [prices.price(event) for event in events]
+    rows = [
+        _row(event, result, engineer_ids, team_ids, team_names, session_ids)
+        for event, result in zip(events, results, strict=True)
+    ]
+    inserted, stored = write_rows(session, events, rows, stored)
+
+    for event, result in zip(events, results, strict=True):
+        if event.dedup_key in inserted:
+            report.inserted += 1
+        elif event.dedup_key in stored and changes_row(event, stored[event.dedup_key]):
+            report.updated += 1
+        else:
+            report.duplicates += 1
+            continue
+        if not result.priced:
+            report.count_unpriced(event.model)
+
+    report.brief_links += _link_briefs(session, events, session_ids)
+
+
+def _ensure_engineers(
+    session: Session,
+    events: list[UsageEvent],
+    team_names: dict[str, str | None],
+    team_ids: dict[Any, int],
+) -> dict[Any, int]:
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if not event.engineer:
+            continue
+        identity = event.engineer.strip().lower()
+        team = team_names.get(event.dedup_key)
+        rows.setdefault(
+            identity,
+            {
+                "identity": identity,
+                "email": identity if "@" in identity else None,
+                "team_id": team_ids.get(team) if team else None,
+                "created_at": utcnow(),
+            },
+        )
+    # Sorted, so concurrent writers take row locks in the same order and avoid deadlocks.
+    return ensure_rows(session, Engineer.__table__, "identity", [rows[key] for key in sorted(rows)])
+
+
+def _ensure_sessions(
+    session: Session,
+    events: list[UsageEvent],
+    engineer_ids: dict[Any, int],
+    team_names: dict[str, str | None],
+    team_ids: dict[Any, int],
+) -> dict[tuple[str, str], int]:
+    """Create missing agent sessions and widen their first/last seen times."""
+    spans: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        if not event.session_id:
+            continue
+        key = (event.tool, event.session_id)
+        span = spans.get(key)
+        if span is None:
+            team = team_names.get(event.dedup_key)
+            spans[key] = {
+                "tool": event.tool,
+                "external_id": event.session_id,
+                "engineer_id": engineer_ids.get(event.engineer.strip().lower())
+                if event.engineer
+                else None,
+                "team_id": team_ids.get(team) if team else None,
+                "repository": event.repository,
+                "branch": event.branch,
+                "cwd": event.cwd,
+                "first_seen": event.timestamp,
+                "last_seen": event.timestamp,
+            }
+            continue
+        span["first_seen"] = min(span["first_seen"], event.timestamp)
+        span["last_seen"] = max(span["last_seen"], event.timestamp)
+        for name in ("repository", "branch", "cwd"):
+            span[name] = span[name] or getattr(event, name)
+    if not spans:
+        return {}
+
+    table = AgentSession.__table__
+    statement = insert_for(session, table).on_conflict_do_nothing(
+        index_elements=["tool", "external_id"]
+    )
+    session.execute(statement, [spans[key] for key in sorted(spans)])
+
+    ids: dict[tuple[str, str], int] = {}
+    for tool in {tool for tool, _ in spans}:
+        external = [external_id for t, external_id in spans if t == tool]
+        found = session.execute(
+            select(table.c.external_id, table.c.id).where(
+                table.c.tool == tool, table.c.external_id.in_(external)
+            )
+        )
+        ids.update({(tool, external_id): row_id for external_id, row_id in found})
+
+    # One UPDATE for all sessions, widening only the spans that grew.
+    first = bindparam("first", type_=table.c.first_seen.type)
+    last = bindparam("last", type_=table.c.last_seen.type)
+    earlier = or_(table.c.first_seen.is_(None), table.c.first_seen > first)
+    later = or_(table.c.last_seen.is_(None), table.c.last_seen < last)
+    widen = (
+        update(table)
+        .where(table.c.id == bindparam("session_row"))
+        .where(or_(earlier, later))
+        .values(
+            first_seen=case((earlier, first), else_=table.c.first_seen),
+            last_seen=case((later, last), else_=table.c.last_seen),
+        )
+    )
+    session.execute(
+        widen,
+        [
+            {
+                "session_row": ids[key],
+                "first": spans[key]["first_seen"],
+                "last": spans[key]["last_seen"],
+            }
+            for key in sorted(spans)
+        ],
+    )
+    return ids
+
+
+def _row(
+    event: UsageEvent,
+    result: PriceResult,
+    engineer_ids: dict[Any, int],
+    team_ids: dict[Any, int],
+    team_names: dict[str, str | None],
+    session_ids: dict[tuple[str, str], int],
+) -> dict[str, Any]:
+    team = team_names.get(event.dedup_key)
+    attributes = dict(event.attributes)
+    if event.cwd:
+        attributes.setdefault("cwd", event.cwd)
+    if result.priced_as and result.priced_as != event.model:
+        attributes["priced_as"] = result.priced_as
+    return {
+        "dedup_key": event.dedup_key,
+        "source": event.source,
+        "tool": event.tool,
+        "model": event.model,
+        "timestamp": event.timestamp,
+        "session_id": session_ids.get((event.tool, event.session_id)) if event.session_id else None,
+        "request_id": event.request_id,
+        "input_tokens": event.input_tokens,
+        "cache_read_tokens": event.cache_read_tokens,
+        "cache_write_5m_tokens": event.cache_write_5m_tokens,
+        "cache_write_1h_tokens": event.cache_write_1h_tokens,
+        "output_tokens": event.output_tokens,
+        "reasoning_tokens": event.reasoning_tokens,
+        "reported_cost": event.reported_cost_usd,
+        "computed_cost": result.cost,
+        "priced": result.priced,
+        "price_version": result.price_version,
+        "pricing_note": result.note,
+        "engineer_id": engineer_ids.get(event.engineer.strip().lower()) if event.engineer else None,
+        "team_id": team_ids.get(team) if team else None,
+        "organization": event.organization,
+        "repository": event.repository,
+        "branch": event.branch,
+        "attributes": attributes,
+        "ingested_at": utcnow(),
+    }
+
+
+def _link_briefs(
+    session: Session, events: list[UsageEvent], session_ids: dict[tuple[str, str], int]
+) -> int:
+    links = {
+        (session_ids[(event.tool, event.session_id)], brief_id)
+        for event in events
+        if event.brief_ids and event.session_id
+        for brief_id in event.brief_ids
+    }
+    if not links:
+        return 0
+    table = SessionBrief.__table__
+    statement = insert_for(session, table).on_conflict_do_nothing(
+        index_elements=["session_id", "brief_id"]
+    )
+    session.execute(statement, [{"session_id": sid, "brief_id": bid} for sid, bid in sorted(links)])
+    return len(links)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ledger database, run from code by `headstart.ledger.db`."""

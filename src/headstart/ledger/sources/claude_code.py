@@ -1,0 +1,238 @@
+"""Read Claude Code session transcripts (JSONL under `<config dir>/projects/`).
+
+Claude Code writes one API response as several lines: one per content block, and repeated
+streaming snapshots whose counts grow. A sidechain (subagent) transcript can replay a parent's
+response under a new request id. All of them share the response's `message.id`, so that id is
+the dedup key. The request id is used only when the message id is missing, and the line's uuid
+when both are. The ledger keeps the snapshot with the most tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from headstart.ledger.attribution import local_engineer, repository_for
+from headstart.ledger.events import UsageEvent, token_total
+from headstart.ledger.report import IngestReport
+from headstart.ledger.sources.files import FileCursor
+from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
+from headstart.ledger.sources.values import count, parse_time
+
+READER = "claude_code"
+KNOWN_TYPES = frozenset(
+    {
+        "user",
+        "assistant",
+        "system",
+        "summary",
+        "file-history-snapshot",
+        "queue-operation",
+        "progress",
+        "custom-title",
+        "agent-name",
+        "tag",
+        "attachment",
+    }
+)
+BRIEF_ID = re.compile(BRIEF_ID_PATTERN)
+MCP_TOOL = re.compile(r"^mcp__(.+?)__(.+)$")
+FIRST_TYPE = re.compile(rb'"type":\s*"([A-Za-z_-]+)"')
+# Kinds that never carry usage. "user" lines matter only while an MCP tool call awaits its result.
+PASSIVE_TYPES = frozenset(kind.encode() for kind in KNOWN_TYPES - {"assistant"})
+# Pending MCP tool calls kept in the checkpoint, bounded so a broken log cannot grow it forever.
+MAX_PENDING_TOOL_USES = 200
+
+
+def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
+    """Yield one event per API response with usage; brief ids ride on the session's next event.
+
+    The lines of one response (content blocks and streaming snapshots) follow each other, so
+    they are merged here, keeping the line with the most tokens. Each merged line is counted in
+    the report as an event and a duplicate, as the ledger would count it.
+    """
+    state = cursor.state
+    pending_tools: dict[str, str] = state.setdefault("mcp_tool_uses", {})
+    pending_briefs: list[str] = state.setdefault("briefs", [])
+    held: UsageEvent | None = None
+
+    def wanted(raw: bytes) -> bool:
+        return _may_matter(raw, bool(pending_tools))
+
+    for number, line in json_lines(cursor, report, wanted):
+        where = f"{cursor.path}:+{number}"
+        kind = line.get("type")
+        if kind not in KNOWN_TYPES:
+            report.skip(f"unknown record type {kind!r}", where)
+            continue
+        if kind == "user":
+            pending_briefs.extend(_briefs_from_results(line, pending_tools))
+            continue
+        if kind != "assistant":
+            continue
+
+        message = line.get("message")
+        if not isinstance(message, dict):
+            report.skip("assistant line without a message object", where)
+            continue
+        _remember_mcp_calls(message, pending_tools)
+
+        event = _event(line, message, where, report)
+        if event is None:
+            continue
+        if pending_briefs:
+            event.brief_ids = sorted(set(pending_briefs))
+            pending_briefs.clear()
+
+        if held is not None and held.dedup_key == event.dedup_key:
+            held = _later_snapshot(held, event)
+            report.events += 1
+            report.duplicates += 1
+            continue
+        if held is not None:
+            yield held
+        held = event
+
+    if held is not None:
+        yield held
+
+
+def _may_matter(raw: bytes, tools_pending: bool) -> bool:
+    """Tell whether a line needs parsing: it may carry usage, a brief id, or a problem to report.
+
+    A well-formed line whose first `"type"` is a known kind without usage is passed over. Most
+    of a transcript is such lines (tool results, file snapshots), so this saves most parsing.
+    The first `"type"` can belong to a nested object, so only a known top-level kind skips.
+    """
+    if b'"usage"' in raw or (tools_pending and b'"tool_result"' in raw):
+        return True
+    if not (raw.startswith(b"{") and raw.endswith(b"}")):
+        return True  # corrupt or odd: let the parser report it
+    match = FIRST_TYPE.search(raw)
+    return match is None or match.group(1) not in PASSIVE_TYPES
+
+
+def _later_snapshot(known: UsageEvent, event: UsageEvent) -> UsageEvent:
+    """Merge two lines of one response: the one with more tokens wins, brief ids are joined."""
+    winner = event if token_total(event) > token_total(known) else known
+    if event.brief_ids or known.brief_ids:
+        winner.brief_ids = sorted({*known.brief_ids, *event.brief_ids})
+    return winner
+
+
+def _event(
+    line: dict[str, Any], message: dict[str, Any], where: str, report: IngestReport
+) -> UsageEvent | None:
+    usage = message.get("usage")
+    model = message.get("model")
+    if line.get("isApiErrorMessage") or model == "<synthetic>":
+        report.skip("synthetic or API error message (not billed)", where)
+        return None
+    if not isinstance(usage, dict):
+        report.skip("assistant line without usage", where)
+        return None
+
+    message_id = message.get("id")
+    request_id = line.get("requestId")
+    if message_id:
+        dedup_key = f"claude_code:msg:{message_id}"
+    elif request_id:
+        dedup_key = f"claude_code:req:{request_id}"
+    elif line.get("uuid"):
+        dedup_key = f"claude_code:line:{line['uuid']}"
+    else:
+        report.skip("assistant line without message id, request id or uuid", where)
+        return None
+
+    timestamp = parse_time(line.get("timestamp"))
+    if timestamp is None:
+        report.skip(f"invalid timestamp {line.get('timestamp')!r}", where)
+        return None
+
+    writes_total = count(usage.get("cache_creation_input_tokens"))
+    by_ttl = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    writes_1h = count(by_ttl.get("ephemeral_1h_input_tokens"))
+    writes_5m = count(by_ttl.get("ephemeral_5m_input_tokens"))
+    # Writes not split by TTL used the default 5-minute TTL.
+    writes_5m += max(writes_total - writes_5m - writes_1h, 0)
+
+    cwd = _text_or_none(line.get("cwd"))
+    attributes: dict[str, Any] = {}
+    for source, target in (
+        ("version", "claude_code.version"),
+        ("isSidechain", "is_sidechain"),
+        ("agentId", "agent_id"),
+    ):
+        if line.get(source) is not None:
+            attributes[target] = line[source]
+    for name in ("service_tier", "speed"):
+        if usage.get(name) is not None:
+            attributes[name] = usage[name]
+
+    # Every value is already of its field's type, so pydantic's validation is skipped here:
+    # it cost about a fifth of the reader's time on large transcripts.
+    return UsageEvent.model_construct(
+        source="claude_code_log",
+        dedup_key=dedup_key,
+        tool="claude_code",
+        timestamp=timestamp,
+        model=model if isinstance(model, str) else None,
+        session_id=_text_or_none(line.get("sessionId")),
+        request_id=_text_or_none(request_id),
+        input_tokens=count(usage.get("input_tokens")),
+        cache_read_tokens=count(usage.get("cache_read_input_tokens")),
+        cache_write_5m_tokens=writes_5m,
+        cache_write_1h_tokens=writes_1h,
+        output_tokens=count(usage.get("output_tokens")),
+        engineer=local_engineer(cwd),
+        repository=repository_for(cwd) if cwd else None,
+        branch=_text_or_none(line.get("gitBranch")),
+        cwd=cwd,
+        attributes=attributes,
+    )
+
+
+def _remember_mcp_calls(message: dict[str, Any], pending: dict[str, str]) -> None:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return
+    for block in content:
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            name = block.get("name")
+            if isinstance(name, str) and MCP_TOOL.match(name) and block.get("id"):
+                pending[str(block["id"])] = name
+    while len(pending) > MAX_PENDING_TOOL_USES:
+        pending.pop(next(iter(pending)))
+
+
+def _briefs_from_results(line: dict[str, Any], pending: dict[str, str]) -> list[str]:
+    """Return brief ids in results of MCP tool calls this session made."""
+    message = line.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, list) or not pending:
+        return []
+    found: list[str] = []
+    for block in content:
+        if not isinstance(block, dict) or block.get("type") != "tool_result":
+            continue
+        if pending.pop(str(block.get("tool_use_id")), None) is None:
+            continue
+        found.extend(BRIEF_ID.findall(_text_of(block.get("content"))))
+    return found
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(_text_of(item) for item in value)
+    if isinstance(value, dict):
+        return "\n".join(_text_of(item) for item in value.values())
+    return ""
+
+
+def _text_or_none(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    return str(value) if value is not None and not isinstance(value, (dict, list)) else None

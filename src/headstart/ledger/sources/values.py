@@ -1,0 +1,54 @@
+"""Lenient conversions for values read from logs, where numbers may arrive as strings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+def count(value: Any) -> int:
+    """Return a token count: numbers and numeric strings as int, anything else (or < 0) as 0."""
+    if type(value) is int:  # the common case, checked first because this runs per line
+        return value if value > 0 else 0
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    try:
+        return max(int(float(str(value).replace(",", "").strip())), 0)
+    except ValueError:
+        return 0
+
+
+def money(value: Any) -> Decimal | None:
+    """Return a USD amount from 0.12, "0.12" or "$0.12"; None for "Included", "" and the like."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip().replace("$", "").replace(",", "")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse ISO 8601 text or epoch seconds/milliseconds into an aware UTC datetime."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 10_000_000_000 else value
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return parse_time(int(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -1,0 +1,34 @@
+"""Dialect-aware upserts shared by the ledger's writers (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_for(session: Session, table: Table) -> Any:
+    """Return an INSERT that supports ON CONFLICT on the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def ensure_rows(
+    session: Session, table: Table, key_column: str, rows: list[dict[str, Any]]
+) -> dict[Any, int]:
+    """Insert rows whose key is new (ON CONFLICT DO NOTHING) and return key → id for all of them.
+
+    Safe under concurrent writers: a row another process inserted first is simply read back.
+    """
+    if not rows:
+        return {}
+    statement = insert_for(session, table).on_conflict_do_nothing(index_elements=[key_column])
+    session.execute(statement, rows)
+
+    keys = [row[key_column] for row in rows]
+    key = table.c[key_column]
+    found = session.execute(select(key, table.c.id).where(key.in_(keys)))
+    return {row[0]: row[1] for row in found}

@@ -1,0 +1,203 @@
+"""Write usage rows: insert new requests, and merge a request read again or from another source.
+
+A request is the same one when its `dedup_key` matches a row, or when its tool and request id do
+(`uq_usage_records_tool_request`). The second case joins a Claude Code request seen both in the
+session log (keyed by message id) and in OpenTelemetry (keyed by request id). When a request is
+read again, the richer read wins, judged in SQL so concurrent writers cannot undo each other:
+
+- tokens: the read with more tokens, and on a tie a log over OpenTelemetry, because the log
+  splits cache writes by TTL and OpenTelemetry books them all as 5-minute writes;
+- reported cost: kept once any source reported one (only OpenTelemetry and Cursor do);
+- dedup key and source: a log's, so that later lines of the same response still find the row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from headstart.ledger.events import TOKEN_FIELDS, UsageEvent, token_total
+from headstart.ledger.models import UsageRecord
+from headstart.ledger.store import insert_for
+
+# Sources whose reads lose detail the logs keep; any other source outranks them.
+TELEMETRY_SOURCES = frozenset({"otlp"})
+# Rows per query when looking keys up, below SQLite's limit of bound parameters.
+LOOKUP_CHUNK = 5000
+
+
+def source_rank(source: str) -> int:
+    return 0 if source in TELEMETRY_SOURCES else 1
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """The parts of a stored row that decide whether a new read of its request changes it."""
+
+    row_id: int
+    dedup_key: str
+    tokens: int
+    rank: int
+    has_reported_cost: bool
+
+
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start : start + LOOKUP_CHUNK]
+
+
+def find_stored(session: Session, events: list[UsageEvent]) -> dict[str, StoredRequest]:
+    """Return the stored row of each event's request, by dedup key first, then by request id."""
+    table = UsageRecord.__table__
+    tokens = sum((table.c[name] for name in TOKEN_FIELDS[1:]), table.c[TOKEN_FIELDS[0]])
+    columns = (
+        table.c.id,
+        table.c.dedup_key,
+        table.c.tool,
+        table.c.request_id,
+        tokens,
+        table.c.source,
+        table.c.reported_cost.is_not(None),
+    )
+
+    by_key: dict[str, StoredRequest] = {}
+    by_request: dict[tuple[str, str], StoredRequest] = {}
+
+    def remember(rows: Iterable[Any]) -> None:
+        for row_id, key, tool, request_id, total, source, has_cost in rows:
+            stored = StoredRequest(row_id, key, int(total), source_rank(source), bool(has_cost))
+            by_key[key] = stored
+            if request_id is not None:
+                by_request[(tool, request_id)] = stored
+
+    keys = [event.dedup_key for event in events]
+    for chunk in _chunks(keys):
+        remember(session.execute(select(*columns).where(table.c.dedup_key.in_(chunk))))
+    request_ids = sorted({event.request_id for event in events if event.request_id})
+    for chunk in _chunks(request_ids):
+        remember(session.execute(select(*columns).where(table.c.request_id.in_(chunk))))
+
+    found: dict[str, StoredRequest] = {}
+    for event in events:
+        stored = by_key.get(event.dedup_key)
+        if stored is None and event.request_id:
+            stored = by_request.get((event.tool, event.request_id))
+        if stored is not None:
+            found[event.dedup_key] = stored
+    return found
+
+
+def changes_row(event: UsageEvent, stored: StoredRequest) -> bool:
+    """Tell whether writing `event` over its stored request changes anything."""
+    tokens = token_total(event)
+    rank = source_rank(event.source)
+    if tokens > stored.tokens or rank > stored.rank:
+        return True
+    return event.reported_cost_usd is not None and not stored.has_reported_cost
+
+
+def write_rows(
+    session: Session,
+    events: list[UsageEvent],
+    rows: list[dict[str, Any]],
+    stored: dict[str, StoredRequest],
+) -> tuple[set[str], dict[str, StoredRequest]]:
+    """Insert the rows of new requests and merge the others into their stored rows.
+
+    `rows[i]` is the row of `events[i]`, and `stored` comes from `find_stored` in the same
+    transaction. A row that another writer inserted since then is caught by ON CONFLICT, looked
+    up again and merged like the others. Returns the inserted dedup keys and the stored rows the
+    remaining events were merged into.
+    """
+    table = UsageRecord.__table__
+    fresh = [row for row in rows if row["dedup_key"] not in stored]
+    inserted: set[str] = set()
+    if fresh:
+        # No conflict target: a clash on the dedup key or on (tool, request_id) both skip.
+        statement = insert_for(session, table).on_conflict_do_nothing()
+        inserted = set(session.execute(statement.returning(table.c.dedup_key), fresh).scalars())
+
+    raced = [
+        event
+        for event in events
+        if event.dedup_key not in stored and event.dedup_key not in inserted
+    ]
+    if raced:
+        stored = {**stored, **find_stored(session, raced)}
+
+    merges = [
+        _merge_parameters(row, stored[row["dedup_key"]])
+        for row in rows
+        if row["dedup_key"] not in inserted and row["dedup_key"] in stored
+    ]
+    if merges:
+        session.execute(_merge_statement(), merges)
+    return inserted, stored
+
+
+MERGED_COLUMNS = (
+    *TOKEN_FIELDS,
+    "computed_cost",
+    "priced",
+    "price_version",
+    "pricing_note",
+    "ingested_at",
+)
+
+
+def _merge_parameters(row: dict[str, Any], stored: StoredRequest) -> dict[str, Any]:
+    parameters = {f"new_{name}": row[name] for name in MERGED_COLUMNS}
+    parameters.update(
+        target_id=stored.row_id,
+        new_tokens=sum(row[name] for name in TOKEN_FIELDS),
+        new_rank=source_rank(row["source"]),
+        new_dedup_key=row["dedup_key"],
+        new_source=row["source"],
+        new_reported_cost=row["reported_cost"],
+        has_reported_cost=row["reported_cost"] is not None,
+    )
+    return parameters
+
+
+def _merge_statement() -> Any:
+    """Build the UPDATE that merges one read into its stored row; its conditions run in SQL."""
+    table = UsageRecord.__table__
+    other = table.alias("other")
+    old_tokens = sum((table.c[name] for name in TOKEN_FIELDS[1:]), table.c[TOKEN_FIELDS[0]])
+    old_rank = case((table.c.source.in_(sorted(TELEMETRY_SOURCES)), 0), else_=1)
+    new_tokens = bindparam("new_tokens", type_=BigInteger())
+    new_rank = bindparam("new_rank", type_=Integer())
+    new_reported_cost = bindparam("new_reported_cost", type_=table.c.reported_cost.type)
+    has_reported_cost = bindparam("has_reported_cost", type_=Boolean())
+    new_key = bindparam("new_dedup_key", type_=table.c.dedup_key.type)
+
+    richer = or_(new_tokens > old_tokens, and_(new_tokens == old_tokens, new_rank > old_rank))
+    # A log's read takes over a telemetry row with its dedup key and source, unless another row
+    # already has that key.
+    promote = and_(
+        new_rank > old_rank,
+        or_(table.c.dedup_key == new_key, ~exists().where(other.c.dedup_key == new_key)),
+    )
+    fills_cost = and_(has_reported_cost, table.c.reported_cost.is_(None))
+
+    values: dict[str, Any] = {
+        name: case((richer, bindparam(f"new_{name}", type_=table.c[name].type)), else_=table.c[name])
+        for name in MERGED_COLUMNS
+    }
+    values["reported_cost"] = case(
+        (richer, func.coalesce(new_reported_cost, table.c.reported_cost)),
+        else_=func.coalesce(table.c.reported_cost, new_reported_cost),
+    )
+    values["dedup_key"] = case((promote, new_key), else_=table.c.dedup_key)
+    new_source = bindparam("new_source", type_=table.c.source.type)
+    values["source"] = case((promote, new_source), else_=table.c.source)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("target_id"))
+        .where(or_(richer, promote, fills_cost))
+        .values(values)
+    )

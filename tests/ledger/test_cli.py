@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from headstart.cli.ledger import ledger_app
+
+from .helpers import claude_line, write_jsonl
+
+runner = CliRunner()
+
+
+def test_migrate_reports_revision(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+
+    first = runner.invoke(ledger_app, ["migrate", "--database", url])
+    second = runner.invoke(ledger_app, ["migrate", "--database", url])
+
+    assert first.exit_code == 0, first.output
+    assert "migrated from empty to revision 0001" in first.output
+    assert "up to date (revision 0001)" in second.output
+
+
+def test_ingest_then_summary(tmp_path: Path, prices_file: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    write_jsonl(
+        tmp_path / "claude" / "projects" / "p" / "s.jsonl",
+        [
+            claude_line("m1", "r1", output_tokens=1_000_000),
+            claude_line("m2", "r2", model="claude-opus-9", output_tokens=5),
+        ],
+    )
+    with (tmp_path / "claude" / "projects" / "p" / "s.jsonl").open("a") as handle:
+        handle.write("{broken\n")
+    args = [
+        "--database",
+        url,
+        "--prices",
+        str(prices_file),
+        "--claude-dir",
+        str(tmp_path / "claude"),
+        "--codex-home",
+        str(tmp_path),
+    ]
+
+    ingested = runner.invoke(ledger_app, ["ingest", *args])
+    again = runner.invoke(ledger_app, ["ingest", *args])
+    summary = runner.invoke(ledger_app, ["summary", "--database", url])
+
+    assert ingested.exit_code == 0, ingested.output
+    assert "2 new" in ingested.output
+    assert "1 × corrupt or truncated JSON line" in ingested.output
+    assert "claude-opus-9 (1)" in ingested.output
+    assert "unchanged: 1" in again.output
+    assert summary.exit_code == 0, summary.output
+    assert "15.0000" in summary.output
+    assert "claude-opus-9" in summary.output
+    assert "add a price for 'claude-opus-9'" in summary.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["ingest", "--claude-dir", "/nonexistent/claude"],
+            "--claude-dir '/nonexistent/claude' not found",
+        ),
+        (["ingest", "--prices", "/nonexistent/prices.toml"], "'/nonexistent/prices.toml'"),
+        (["migrate", "--database", "mysql://h/db"], "unsupported ledger database 'mysql://h/db'"),
+    ],
+)
+def test_errors_exit_nonzero(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {
+        **os.environ,
+        "HEADSTART_DATA_DIR": str(tmp_path),
+        "HEADSTART_CONFIG": str(tmp_path / "none.toml"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from headstart.cli import main; main()", "ledger", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert message in done.stderr
