@@ -10,6 +10,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -66,7 +67,7 @@ def index(
             _print_tracker_report(tracker_report)
         return
 
-    with Progress(
+    progress = Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -76,13 +77,18 @@ def index(
         TimeRemainingColumn(),
         console=stderr,
         transient=False,
-        disable=dry_run,
-    ) as progress:
-        task = progress.add_task("index", total=None)
+    )
+    task: TaskID | None = None
 
-        def on_progress(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def on_progress(done: int, total: int) -> None:
+        # Started on the first report, so an error opening the repository prints no empty bar.
+        nonlocal task
+        if task is None:
+            progress.start()
+            task = progress.add_task("index", total=total)
+        progress.update(task, completed=done, total=total)
 
+    try:
         report = index_repository(
             store,
             path,
@@ -90,9 +96,12 @@ def index(
             renames=renames,
             dry_run=dry_run,
             workers=workers,
+            batch_size=batch_size,
             max_files_per_commit=settings.max_files_per_commit,
             on_progress=on_progress,
         )
+    finally:
+        progress.stop()
     _print_report(report)
 
 

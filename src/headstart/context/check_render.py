@@ -11,6 +11,7 @@ _SECTIONS = (
     ("missing_co_changes", "Files that usually change with these but are not in the change"),
     ("tests_to_run", "Tests to run"),
     ("fragile", "Fragile areas touched"),
+    ("known_issues", "Known bugs and reviewers' comments on these files"),
     ("rules", "Rules that apply"),
     ("owners", "Owners"),
 )

@@ -205,22 +205,24 @@ def check_change(
     fragile = fragile_items(store, view, changed)
     rules = rule_items(view, changed, task)
     owners = owner_items(store, view, changed)
+    known = tracker_guardrails(store, view, changed)
 
     # Only a missing co-change can be seen in a diff; tests are listed to run either way.
     unmet = sum(1 for item in missing if item.priority == "high")
 
-    sections = [sort_items(section) for section in (missing, tests, fragile, rules, owners)]
+    sections = [sort_items(section) for section in (missing, tests, fragile, known, rules, owners)]
     flat = [(index, item) for index, section in enumerate(sections) for item in section]
     page = flat[offset : offset + limit]
-    paged = [[item for index, item in page if index == number] for number in range(5)]
+    paged = [[item for index, item in page if index == number] for number in range(len(sections))]
     return CheckResult(
         repo=view.repo,
         changed_files=changed,
         missing_co_changes=paged[0],
         tests_to_run=paged[1],
         fragile=paged[2],
-        rules=paged[3],
-        owners=paged[4],
+        known_issues=paged[3],
+        rules=paged[4],
+        owners=paged[5],
         unmet_high_priority=unmet,
         offset=offset,
         next_offset=offset + limit if offset + limit < len(flat) else None,

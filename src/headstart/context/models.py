@@ -140,6 +140,9 @@ class CheckResult(BaseModel):
     missing_co_changes: list[Guardrail]
     tests_to_run: list[Guardrail]
     fragile: list[Guardrail]
+    known_issues: list[Guardrail] = Field(
+        default_factory=list, description="Open bugs, past bugs and reviewers' objections in these files."
+    )
     rules: list[Guardrail]
     owners: list[Guardrail]
     unmet_high_priority: int = Field(description="High-priority items the change does not satisfy.")

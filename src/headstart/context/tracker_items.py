@@ -23,7 +23,7 @@ _COLUMNS = ["kind", "key", "title", "body", "files", "authors", "created_at", "u
 _CACHE_SIZE = 16
 REVIEWS_PER_FILE = 3
 
-# Words of a review comment that rejects or corrects an approach, not one that praises or asks.
+# Words of a review comment that rejects or corrects an approach, as opposed to praise or a question.
 _CORRECTIVE = re.compile(
     r"\b(instead|don'?t|do not|shouldn'?t|should not|avoid|wrong|breaks?|broken|won'?t work|unsafe|"
     r"not safe|rather than|prefer|must|needs? to|please (?:use|remove|revert|change|drop)|reject)\b"
@@ -141,7 +141,9 @@ def _bug_items(view: HistoryView, bugs: Sequence[TrackerItem], paths: Sequence[s
 def _fixes(view: HistoryView, bug: TrackerItem) -> list:  # a list of history Changes
     """Commits and pull requests that fixed the bug: its own fixed_by links and those naming it."""
     targets = {f"issue:{bug.key}"}
-    if "#" in bug.key and not bug.key.startswith("#"):
+    if bug.key.startswith("#"):
+        targets.add(f"issue:{view.repo.partition('/')[2]}{bug.key}")
+    elif "#" in bug.key:
         targets.add(f"issue:#{bug.key.rpartition('#')[2]}")
     change_ids: list[str] = []
     for kind, target in bug.links:

@@ -1,0 +1,56 @@
+"""Checkpoints of tracker sources in a JSON file, so the next run fetches only what changed.
+
+A checkpoint is written only after the records it covers are stored, so a run that fails
+between the two fetches some items again instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from headstart.indexers.trackers.http import TrackerError
+
+logger = logging.getLogger("headstart.indexers.trackers")
+
+_LOCK = threading.Lock()
+
+
+class Checkpoints:
+    """Checkpoint values (ISO 8601 times) by source name, in one JSON file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TrackerError(
+                f"the tracker checkpoint file {str(self.path)!r} is unreadable ({exc}); "
+                "delete it to fetch everything again"
+            ) from exc
+        return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}
+
+    def get(self, source: str) -> str | None:
+        return self._read().get(source)
+
+    def set(self, source: str, value: str) -> None:
+        """Record `value` for `source`, replacing the file atomically."""
+        with _LOCK:
+            data = self._read()
+            data[source] = value
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, self.path)
+        logger.debug("checkpoint %s = %s", source, value)
+
+
+def default_checkpoints(data_dir: Path) -> Checkpoints:
+    return Checkpoints(data_dir / "trackers" / "checkpoints.json")
