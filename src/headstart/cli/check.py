@@ -25,6 +25,7 @@ class CheckFormat(StrEnum):
 
 @app.command()
 def check(
+    paths_given: list[str] = typer.Argument(None, metavar="[FILES]...", help="Files the change touches."),
     files: list[str] = typer.Option([], "--file", "-f", help="A file the change touches (repeatable)."),
     diff: Path | None = typer.Option(None, "--diff", help="A unified diff to check; '-' reads standard input."),
     base: str = typer.Option("HEAD", "--base", help="Without --file or --diff: check the working tree against this revision."),
@@ -47,8 +48,8 @@ def check(
     if diff is not None:
         text = sys.stdin.read() if str(diff) == "-" else _read(diff)
         paths = files_in_diff(text)
-    elif files:
-        paths = files
+    elif files or paths_given:
+        paths = [*(paths_given or []), *files]
     else:
         paths = changed_files(repo, base)
         if not paths:

@@ -1,0 +1,84 @@
+"""`headstart serve`: the MCP server over stdio, or the HTTP server with MCP, REST and OTLP."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import sys
+
+import anyio
+import typer
+import uvicorn
+
+from headstart.cli.app import app
+from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
+from headstart.server.app import build_app
+from headstart.server.tools import build_server
+from headstart.service import Headstart
+
+logger = logging.getLogger("headstart.cli.serve")
+
+
+@app.command()
+def serve(
+    http: bool = typer.Option(
+        False, "--http", help="Serve streamable HTTP (MCP at /mcp, REST, OTLP) instead of stdio."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on with --http."),
+    port: int = typer.Option(
+        8787, "--port", min=0, max=65535, help="Port to listen on with --http (0: any free port)."
+    ),
+    repo: str | None = typer.Option(
+        None,
+        "--repo",
+        help="Repository that tools use when a call names none [default: current or only indexed].",
+    ),
+    db: str | None = DbOption,
+    model: str | None = ModelOption,
+    verbose: int = VerboseOption,
+) -> None:
+    """Serve Headstart's tools to coding agents; stdout carries only MCP messages in stdio mode.
+
+    Example: headstart serve --http --port 8787 --repo ~/src/project
+    """
+    # Until the stdio transport takes over stdout, anything printed while starting up would reach
+    # the client as a broken message, so Python-level output goes to stderr meanwhile.
+    with contextlib.redirect_stdout(sys.stderr):
+        settings = setup(db, model, verbose)
+        headstart = Headstart(settings)
+
+        # A wrong --repo should stop the server now, not fail every tool call later.
+        default_repo = None
+        if repo:
+            name, path = headstart.resolve_repo(repo)
+            default_repo = str(path) if path is not None else name
+
+    if not http:
+        server = build_server(settings, headstart, repo=default_repo)
+        try:
+            anyio.run(server.run_stdio_async)
+        except KeyboardInterrupt:
+            pass
+        return
+
+    if not settings.api_token and not _is_loopback(host):
+        logger.warning(
+            "listening on %s without an api_token: anyone who can reach it can read briefs and "
+            "write the ledger; set HEADSTART_API_TOKEN",
+            host,
+        )
+    # Show uvicorn's start, stop and listening address even without -v: they are what an
+    # operator looks for first.
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
+    web_app = build_app(settings, headstart, repo=default_repo, host=host)
+    uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=verbose >= 2)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
