@@ -22,7 +22,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so each command module can import `app` without a cycle.
-    from headstart.cli import brief, check, index, serve  # noqa: F401
+    from headstart.cli import brief, check, eval, index, serve  # noqa: F401
     from headstart.cli.ledger import ledger_app
 
     app.add_typer(ledger_app, name="ledger")
