@@ -424,6 +424,7 @@ def machine() -> dict[str, str]:
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
         "free -h": free,
+        "load average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
         "python": platform.python_version(),
     }
 
@@ -488,7 +489,12 @@ def main() -> int:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="headstart-bench-"))
     tree = workdir / "claude"
-    database = f"sqlite:///{workdir / 'ledger.sqlite3'}"
+    ledger_file = workdir / "ledger.sqlite3"
+    database = f"sqlite:///{ledger_file}"
+    # A tree or ledger left in a reused --workdir would turn the first ingest into a re-ingest.
+    shutil.rmtree(tree, ignore_errors=True)
+    for leftover in (ledger_file, *workdir.glob("ledger.sqlite3-*")):
+        leftover.unlink(missing_ok=True)
     try:
         started = time.perf_counter()
         truth = Writer(tree, args.size_mb * 1_000_000, args.seed).run()

@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from headstart.cli.ledger import ledger_app
+from headstart.ledger.db import alembic_config, create_ledger_engine
 
 from .helpers import claude_line, write_jsonl
 
@@ -22,8 +25,25 @@ def test_migrate_reports_revision(tmp_path: Path) -> None:
     second = runner.invoke(ledger_app, ["migrate", "--database", url])
 
     assert first.exit_code == 0, first.output
-    assert "migrated from empty to revision 0001" in first.output
-    assert "up to date (revision 0001)" in second.output
+    assert "migrated from empty to revision 0002" in first.output
+    assert "up to date (revision 0002)" in second.output
+
+
+def test_migrate_upgrades_0001(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    engine = create_ledger_engine(url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+
+    result = runner.invoke(ledger_app, ["migrate", "--database", url])
+
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "migrated from 0001 to revision 0002" in result.output
+    assert {"otlp_counter_series", "otlp_counter_increments"} <= tables
 
 
 def test_ingest_then_summary(tmp_path: Path, prices_file: Path) -> None:

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from alembic import command
+from sqlalchemy import Engine, inspect, text
 
 from headstart.ledger.db import (
     SCHEMA_REVISION,
+    alembic_config,
+    create_ledger_engine,
     current_revision,
     head_revision,
     migrate,
@@ -25,9 +30,23 @@ def test_open_creates_schema(ledger) -> None:
         "brief_deliveries",
         "engineers",
         "teams",
+        "otlp_counter_series",
+        "otlp_counter_increments",
     ):
         assert table in tables
     assert current_revision(ledger.engine) == head_revision()
+
+
+def test_open_creates_request_index(ledger_url: str) -> None:
+    open_ledger(ledger_url).close()
+    # A new engine, because SQLite's PRAGMA index_list can answer from a connection's schema
+    # read before the migration ran.
+    engine = create_ledger_engine(ledger_url)
+    indexes = {index["name"]: index for index in inspect(engine).get_indexes("usage_records")}
+    engine.dispose()
+
+    assert indexes["uq_usage_records_tool_request"]["column_names"] == ["tool", "request_id"]
+    assert indexes["uq_usage_records_tool_request"]["unique"]
 
 
 def test_migrate_twice_is_noop(ledger) -> None:
@@ -64,3 +83,110 @@ def test_unsupported_url_rejected() -> None:
 
 def test_schema_revision_is_head() -> None:
     assert SCHEMA_REVISION == head_revision()
+
+
+def _engine_at(url: str, revision: str) -> Engine:
+    engine = create_ledger_engine(url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return engine
+
+
+def _usage_row(key: str, source: str, tool: str, request_id: str | None, **tokens: Any) -> dict:
+    row = {
+        "dedup_key": key,
+        "source": source,
+        "tool": tool,
+        "timestamp": datetime(2026, 11, 2, 10, 0, tzinfo=UTC),
+        "request_id": request_id,
+        "input_tokens": 3,
+        "cache_read_tokens": 0,
+        "cache_write_5m_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "output_tokens": 550,
+        "reasoning_tokens": 0,
+        "reported_cost": None,
+        "priced": False,
+        "attributes": "{}",
+        "ingested_at": datetime(2026, 11, 2, 10, 0, tzinfo=UTC),
+    }
+    row.update(tokens)
+    return row
+
+
+def test_migrate_from_0001(ledger_url: str) -> None:
+    engine = _engine_at(ledger_url, "0001")
+    rows = [
+        # One Claude Code request from the log (1-hour writes) and from OpenTelemetry.
+        _usage_row(
+            "claude_code:msg:m1", "claude_code_log", "claude_code", "r1", cache_write_1h_tokens=1000
+        ),
+        _usage_row(
+            "claude_code:req:r1",
+            "otlp",
+            "claude_code",
+            "r1",
+            cache_write_5m_tokens=1000,
+            reported_cost=6_000_000,
+        ),
+        # Two Gemini requests of one prompt, whose prompt id was stored as the request id.
+        _usage_row("gemini_cli:a", "gemini_cli_telemetry", "gemini_cli", "prompt-1"),
+        _usage_row("gemini_cli:b", "gemini_cli_telemetry", "gemini_cli", "prompt-1"),
+    ]
+    columns = ", ".join(rows[0])
+    values = ", ".join(f":{name}" for name in rows[0])
+    with engine.begin() as connection:
+        connection.execute(text(f"INSERT INTO usage_records ({columns}) VALUES ({values})"), rows)
+    assert "otlp_counter_series" not in inspect(engine).get_table_names()
+
+    before, after = migrate(engine)
+
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        merged = connection.execute(
+            text(
+                "SELECT dedup_key, source, cache_write_1h_tokens, cache_write_5m_tokens,"
+                " reported_cost FROM usage_records WHERE tool = 'claude_code'"
+            )
+        ).all()
+        gemini = connection.execute(
+            text("SELECT request_id FROM usage_records WHERE tool = 'gemini_cli'")
+        ).all()
+    engine.dispose()
+    assert (before, after) == ("0001", "0002")
+    assert {"otlp_counter_series", "otlp_counter_increments"} <= tables
+    assert [tuple(row) for row in merged] == [
+        ("claude_code:msg:m1", "claude_code_log", 1000, 0, 6_000_000)
+    ]
+    assert [tuple(row) for row in gemini] == [(None,), (None,)]
+
+
+def test_migrate_keeps_runtime_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    engine = _engine_at(url, "0001")
+    with engine.begin() as connection:
+        # Servers before revision 0002 created this table themselves.
+        connection.execute(
+            text(
+                "CREATE TABLE otlp_counter_series (series_key VARCHAR(64) PRIMARY KEY,"
+                " metric VARCHAR(200) NOT NULL, start_time DATETIME, last_time DATETIME NOT NULL,"
+                " last_tokens BIGINT, last_cost BIGINT)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO otlp_counter_series (series_key, metric, last_time)"
+                " VALUES ('s', 'claude_code.token.usage', '2026-11-02 10:00:00')"
+            )
+        )
+
+    migrate(engine)
+
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT series_key FROM otlp_counter_series")).all()
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert [tuple(row) for row in kept] == [("s",)]
+    assert "otlp_counter_increments" in tables

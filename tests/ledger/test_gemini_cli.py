@@ -5,9 +5,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from headstart.ledger.ingest import record_events
 from headstart.ledger.local import LocalSources, discover, ingest_local
+from headstart.ledger.otlp import parse_logs
 
 from .helpers import records, totals
+from .test_otlp import logs_request
 
 
 def response(
@@ -128,3 +131,41 @@ def test_outfile_from_settings(tmp_path: Path) -> None:
     found = discover(LocalSources(), {}, home)
 
     assert found == [("gemini_cli", outfile)]
+
+
+def test_file_and_otlp_one_record(ledger, tmp_path, prices, teams) -> None:
+    record = response(prompt=29065, cached=28634, output=40, thoughts=60)
+    ingest(ledger, write_pretty(tmp_path / "telemetry.log", [record]), prices, teams)
+
+    # The OTLP exporter sends the same log record, with the same attributes.
+    request = logs_request(
+        [("API response", record["attributes"])],
+        resource=record["resource"]["attributes"],
+        scope="gemini-cli",
+    )
+    report = record_events(ledger, parse_logs(request).events, prices=prices, teams=teams)
+
+    assert report.inserted == 0
+    assert report.duplicates == 1
+    [stored] = records(ledger)
+    assert stored.input_tokens == 431
+    assert stored.cache_read_tokens == 28634
+    assert stored.output_tokens == 100
+    assert stored.request_id is None
+    assert stored.attributes["prompt_id"] == "p-1"
+
+
+def test_two_requests_one_prompt(ledger, tmp_path, prices, teams) -> None:
+    # One prompt made two API requests; prompt_id is shared, so it is not a request id.
+    path = write_pretty(
+        tmp_path / "telemetry.log",
+        [
+            response(prompt=100, cached=0, output=10, stamp="2026-11-02T10:00:00.000Z"),
+            response(prompt=200, cached=0, output=20, stamp="2026-11-02T10:00:05.000Z"),
+        ],
+    )
+
+    ingest(ledger, path, prices, teams)
+
+    assert totals(ledger)["requests"] == 2
+    assert totals(ledger)["input"] == 300

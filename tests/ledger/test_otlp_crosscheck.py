@@ -15,7 +15,6 @@ import pytest
 from headstart.ledger.crosscheck import (
     CrossCheckTotal,
     compare_with_events,
-    create_crosscheck_tables,
     crosscheck_totals,
     record_points,
 )
@@ -57,13 +56,11 @@ def _postgres_ledger() -> Iterator[Ledger]:
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     if request.param == "sqlite":
         opened = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-        create_crosscheck_tables(opened.engine)
         yield opened
         opened.close()
         return
 
     for opened in _postgres_ledger():
-        create_crosscheck_tables(opened.engine)
         yield opened
 
 

@@ -22,7 +22,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Index, String, func, select
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from headstart.ledger.models import AgentSession, Base, Money, UsageRecord, UTCDateTime, utcnow
@@ -65,18 +64,6 @@ class CounterIncrement(Base):
     tokens: Mapped[int | None] = mapped_column(BigInteger)
     cost: Mapped[Decimal | None] = mapped_column(Money())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-CROSSCHECK_TABLES = [CounterSeries.__table__, CounterIncrement.__table__]
-
-
-def create_crosscheck_tables(bind: Engine | Connection) -> None:
-    """Create the cross-check tables if they are missing.
-
-    NOTE: the ledger's Alembic migrations do not create these tables yet, so a ledger opened
-    through them needs this call (or a migration with the same tables) before the first export.
-    """
-    Base.metadata.create_all(bind, tables=CROSSCHECK_TABLES, checkfirst=True)
 
 
 class CrossCheckReport(BaseModel):

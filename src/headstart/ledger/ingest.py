@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from headstart.config import load_settings
 from headstart.ledger.db import Ledger
 from headstart.ledger.events import UsageEvent, token_total
-from headstart.ledger.models import AgentSession, Engineer, SessionBrief, Team, UsageRecord, utcnow
+from headstart.ledger.models import AgentSession, Engineer, SessionBrief, Team, utcnow
 from headstart.ledger.pricing import PriceBook, PriceResult
 from headstart.ledger.report import IngestReport
 from headstart.ledger.store import ensure_rows, insert_for
@@ -33,8 +34,8 @@ __all__ = ["IngestReport", "record_events"]
 
 logger = logging.getLogger("headstart.ledger.ingest")
 
-# Events per transaction. Larger batches cost fewer commits and lookups; 10,000 events with
-# their rows take a few tens of MB.
+# Events per transaction. Larger batches cost fewer commits and lookups. With this size the
+# 200 MB benchmark tree (benchmarks/ledger_ingest.py) ingests in under 200 MB of peak RSS.
 BATCH_SIZE = 10_000
 
 
@@ -60,8 +61,8 @@ def record_events(
 ) -> IngestReport:
     """Price, attribute and upsert `events`, and return what changed.
 
-    Idempotent and safe under concurrent writers: rows are keyed by `dedup_key` with ON
-    CONFLICT on both SQLite and PostgreSQL. Prices and teams default to the files named in
+    Idempotent and safe under concurrent writers on SQLite and PostgreSQL: a request is found by
+    its `dedup_key` or by its tool and request id, and both are unique in the table. Prices and teams default to the files named in
     Settings (`prices_file`, `teams_file`).
     """
     if prices is None or teams is None:
@@ -121,7 +122,6 @@ def _richer(known: UsageEvent, event: UsageEvent, *, same_key: bool) -> UsageEve
         changes["reported_cost_usd"] = other.reported_cost_usd
     if source_rank(other.source) > source_rank(winner.source):
         changes["dedup_key"] = other.dedup_key
-        changes["source"] = other.source
     if known.brief_ids or event.brief_ids:
         changes["brief_ids"] = sorted({*known.brief_ids, *event.brief_ids})
     return winner.model_copy(update=changes) if changes else winner
@@ -156,8 +156,9 @@ def _write_batch(
 
     stored = find_stored(session, events)
     results = [prices.price(event) for event in events]
+    now = utcnow()
     rows = [
-        _row(event, result, engineer_ids, team_ids, team_names, session_ids)
+        _row(event, result, engineer_ids, team_ids, team_names, session_ids, now)
         for event, result in zip(events, results, strict=True)
     ]
     inserted, stored = write_rows(session, events, rows, stored)
@@ -183,8 +184,9 @@ def _ensure_engineers(
     team_ids: dict[Any, int],
 ) -> dict[Any, int]:
     rows: dict[str, dict[str, Any]] = {}
+    now = utcnow()
     for event in events:
-        if not event.engineer:
+        if not event.engineer or event.engineer.strip().lower() in rows:
             continue
         identity = event.engineer.strip().lower()
         team = team_names.get(event.dedup_key)
@@ -194,7 +196,7 @@ def _ensure_engineers(
                 "identity": identity,
                 "email": identity if "@" in identity else None,
                 "team_id": team_ids.get(team) if team else None,
-                "created_at": utcnow(),
+                "created_at": now,
             },
         )
     # Sorted, so concurrent writers take row locks in the same order and avoid deadlocks.
@@ -289,6 +291,7 @@ def _row(
     team_ids: dict[Any, int],
     team_names: dict[str, str | None],
     session_ids: dict[tuple[str, str], int],
+    now: datetime,
 ) -> dict[str, Any]:
     team = team_names.get(event.dedup_key)
     attributes = dict(event.attributes)
@@ -321,7 +324,7 @@ def _row(
         "repository": event.repository,
         "branch": event.branch,
         "attributes": attributes,
-        "ingested_at": utcnow(),
+        "ingested_at": now,
     }
 
 

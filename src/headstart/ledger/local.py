@@ -16,7 +16,7 @@ from headstart.ledger.ingest import record_events
 from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
-from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursor
+from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursors
 from headstart.ledger.teams import TeamMap
 
 logger = logging.getLogger("headstart.ledger.local")
@@ -29,7 +29,7 @@ READERS: dict[str, Reader] = {
     cursor_csv.READER: cursor_csv.read,
 }
 # Events are written in batches; a file's checkpoint is saved once all its events are written.
-FLUSH_EVENTS = 5000
+FLUSH_EVENTS = 10_000
 
 
 @dataclass
@@ -139,14 +139,14 @@ def ingest_files(
             buffer.clear()
         if finished:
             with ledger.session() as session:
-                for done in finished:
-                    save_cursor(session, done)
+                save_cursors(session, finished)
             finished.clear()
 
     files = list(files)
     with ledger.session() as session:
         checkpoints = load_checkpoints(session, [path for _, path in files])
 
+    to_read: list[FileCursor] = []
     for reader_name, path in files:
         try:
             cursor = open_cursor(path, reader_name, checkpoints.get(str(path)))
@@ -158,16 +158,18 @@ def ingest_files(
             if cursor.stat.st_mtime_ns != checkpoints[str(path)].mtime_ns:
                 finished.append(cursor)
             continue
+        to_read.append(cursor)
 
-        report.files_read += 1
+    report.files_read += len(to_read)
+    for cursor in to_read:
         try:
-            for event in READERS[reader_name](cursor, report):
+            for event in READERS[cursor.reader](cursor, report):
                 buffer.append(event)
                 if len(buffer) >= FLUSH_EVENTS:
                     flush()
         except OSError as exc:
             # Keep what was read; the file's checkpoint is not advanced, so it is retried.
-            report.skip(f"cannot read file: {exc.strerror}", str(path))
+            report.skip(f"cannot read file: {exc.strerror}", str(cursor.path))
             continue
         finished.append(cursor)
         if len(finished) >= 500:

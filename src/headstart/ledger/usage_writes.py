@@ -6,9 +6,15 @@ session log (keyed by message id) and in OpenTelemetry (keyed by request id). Wh
 read again, the richer read wins, judged in SQL so concurrent writers cannot undo each other:
 
 - tokens: the read with more tokens, and on a tie a log over OpenTelemetry, because the log
-  splits cache writes by TTL and OpenTelemetry books them all as 5-minute writes;
+  splits cache writes by TTL and OpenTelemetry books them all as 5-minute writes. `source`
+  names the reader the tokens came from;
 - reported cost: kept once any source reported one (only OpenTelemetry and Cursor do);
-- dedup key and source: a log's, so that later lines of the same response still find the row.
+- dedup key: a log's, so that later lines of the same response (a subagent's replay under
+  another request id, say) still find the row.
+
+NOTE: a row stores one request id. When a subagent's replay of a response (same message id, new
+request id) is read before the parent's line, the row keeps the replay's request id, and the
+parent's OpenTelemetry event then adds a second row.
 """
 
 from __future__ import annotations
@@ -17,21 +23,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from headstart.ledger.events import TOKEN_FIELDS, UsageEvent, token_total
 from headstart.ledger.models import UsageRecord
 from headstart.ledger.store import insert_for
 
-# Sources whose reads lose detail the logs keep; any other source outranks them.
-TELEMETRY_SOURCES = frozenset({"otlp"})
-# Rows per query when looking keys up, below SQLite's limit of bound parameters.
+# The source whose reads lose detail that the logs keep; any other source outranks it.
+TELEMETRY_SOURCE = "otlp"
+# Keys per lookup query, below SQLite's default limit of 32,766 bound parameters (since 3.32).
 LOOKUP_CHUNK = 5000
 
 
 def source_rank(source: str) -> int:
-    return 0 if source in TELEMETRY_SOURCES else 1
+    return 0 if source == TELEMETRY_SOURCE else 1
 
 
 @dataclass(frozen=True)
@@ -164,11 +182,11 @@ def _merge_parameters(row: dict[str, Any], stored: StoredRequest) -> dict[str, A
 
 
 def _merge_statement() -> Any:
-    """Build the UPDATE that merges one read into its stored row; its conditions run in SQL."""
+    """Build the UPDATE that merges one read into its stored row. Its conditions run in SQL."""
     table = UsageRecord.__table__
     other = table.alias("other")
     old_tokens = sum((table.c[name] for name in TOKEN_FIELDS[1:]), table.c[TOKEN_FIELDS[0]])
-    old_rank = case((table.c.source.in_(sorted(TELEMETRY_SOURCES)), 0), else_=1)
+    old_rank = case((table.c.source == TELEMETRY_SOURCE, 0), else_=1)
     new_tokens = bindparam("new_tokens", type_=BigInteger())
     new_rank = bindparam("new_rank", type_=Integer())
     new_reported_cost = bindparam("new_reported_cost", type_=table.c.reported_cost.type)
@@ -176,8 +194,8 @@ def _merge_statement() -> Any:
     new_key = bindparam("new_dedup_key", type_=table.c.dedup_key.type)
 
     richer = or_(new_tokens > old_tokens, and_(new_tokens == old_tokens, new_rank > old_rank))
-    # A log's read takes over a telemetry row with its dedup key and source, unless another row
-    # already has that key.
+    # A log's read gives its dedup key to a row whose tokens came from telemetry, unless another
+    # row already has that key.
     promote = and_(
         new_rank > old_rank,
         or_(table.c.dedup_key == new_key, ~exists().where(other.c.dedup_key == new_key)),
@@ -185,7 +203,9 @@ def _merge_statement() -> Any:
     fills_cost = and_(has_reported_cost, table.c.reported_cost.is_(None))
 
     values: dict[str, Any] = {
-        name: case((richer, bindparam(f"new_{name}", type_=table.c[name].type)), else_=table.c[name])
+        name: case(
+            (richer, bindparam(f"new_{name}", type_=table.c[name].type)), else_=table.c[name]
+        )
         for name in MERGED_COLUMNS
     }
     values["reported_cost"] = case(
@@ -194,7 +214,7 @@ def _merge_statement() -> Any:
     )
     values["dedup_key"] = case((promote, new_key), else_=table.c.dedup_key)
     new_source = bindparam("new_source", type_=table.c.source.type)
-    values["source"] = case((promote, new_source), else_=table.c.source)
+    values["source"] = case((richer, new_source), else_=table.c.source)
     return (
         update(table)
         .where(table.c.id == bindparam("target_id"))

@@ -26,7 +26,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -41,12 +40,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from headstart.config import Settings
-from headstart.ledger.crosscheck import CrossCheckReport, create_crosscheck_tables, record_points
+from headstart.ledger.crosscheck import CrossCheckReport, record_points
 from headstart.ledger.db import Ledger
 from headstart.ledger.errors import LedgerError, LedgerInputError
 from headstart.ledger.events import UsageEvent
@@ -235,10 +233,8 @@ class _Receiver:
         self.ledger_provider = ledger_provider
         self.max_body_bytes = max_body_bytes
         self.warnings = _ThrottledWarnings()
-        self._tables_lock = threading.Lock()
         self._prices: PriceBook | None = None
         self._teams: TeamMap | None = None
-        self._prepared: weakref.WeakSet[Engine] = weakref.WeakSet()
 
     def _record_events(self, events: list[UsageEvent]) -> IngestReport:
         # Loaded on first use, so a bad prices or teams file fails requests, not start-up.
@@ -248,11 +244,8 @@ class _Receiver:
         return record_events(self.ledger_provider(), events, prices=self._prices, teams=self._teams)
 
     def _record_points(self, points: list[CounterPoint]) -> CrossCheckReport:
+        # The cross-check tables come with the ledger's migrations (revision 0002).
         ledger = self.ledger_provider()
-        with self._tables_lock:
-            if ledger.engine not in self._prepared:
-                create_crosscheck_tables(ledger.engine)
-                self._prepared.add(ledger.engine)
         with ledger.session() as session:
             return record_points(session, points)
 

@@ -78,24 +78,30 @@ def open_cursor(path: Path, reader: str, checkpoint: IngestCheckpoint | None) ->
     return FileCursor(path, reader, stat)
 
 
-def save_cursor(session: Session, cursor: FileCursor) -> None:
-    """Store the cursor; call it only after the events read up to its offset are committed."""
-    head_length = min(HEAD_BYTES, cursor.offset)
-    row = {
-        "path": str(cursor.path),
-        "reader": cursor.reader,
-        "device": cursor.stat.st_dev,
-        "inode": cursor.stat.st_ino,
-        "size": cursor.stat.st_size,
-        "mtime_ns": cursor.stat.st_mtime_ns,
-        "offset": cursor.offset,
-        "head_digest": head_digest(cursor.path, head_length),
-        "state": cursor.state,
-        "updated_at": utcnow(),
-    }
+def save_cursors(session: Session, cursors: list[FileCursor]) -> None:
+    """Store the cursors; call it only after the events read up to their offsets are committed."""
+    if not cursors:
+        return
+    rows = []
+    for cursor in cursors:
+        head_length = min(HEAD_BYTES, cursor.offset)
+        rows.append(
+            {
+                "path": str(cursor.path),
+                "reader": cursor.reader,
+                "device": cursor.stat.st_dev,
+                "inode": cursor.stat.st_ino,
+                "size": cursor.stat.st_size,
+                "mtime_ns": cursor.stat.st_mtime_ns,
+                "offset": cursor.offset,
+                "head_digest": head_digest(cursor.path, head_length),
+                "state": cursor.state,
+                "updated_at": utcnow(),
+            }
+        )
     statement = insert_for(session, IngestCheckpoint.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["path"],
-        set_={name: statement.excluded[name] for name in row if name != "path"},
+        set_={name: statement.excluded[name] for name in rows[0] if name != "path"},
     )
-    session.execute(statement, [row])
+    session.execute(statement, rows)

@@ -10,7 +10,7 @@ from typing import Any
 def count(value: Any) -> int:
     """Return a token count: numbers and numeric strings as int, anything else (or < 0) as 0."""
     if type(value) is int:  # the common case, checked first because this runs per line
-        return value if value > 0 else 0
+        return max(0, value)
     if isinstance(value, bool) or value is None:
         return 0
     if isinstance(value, int):
