@@ -18,9 +18,9 @@ from rich.progress import (
 
 from headstart.cli.app import app
 from headstart.cli.common import DbOption, ModelOption, VerboseOption, open_store, setup
+from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
 from headstart.indexers.trackers.imports import ImportReport
 from headstart.indexers.trackers.run import run_trackers
-from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
 
 stderr = Console(stderr=True)
 

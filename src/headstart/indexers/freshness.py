@@ -33,11 +33,7 @@ def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
 
     freshness.stale = True
     repo = opened.repo
-    try:
-        indexed_is_ancestor = repo.descendant_of(current, state.head)
-    except (KeyError, ValueError, pygit2.GitError):
-        indexed_is_ancestor = False
-    if indexed_is_ancestor:
+    if _is_descendant(repo, current, state.head):
         walker = repo.walk(current)
         walker.hide(state.head)
         freshness.behind = sum(1 for _ in walker)
@@ -45,11 +41,29 @@ def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
             f"HEAD moved to {current[:10]}, {freshness.behind} commits after the indexed "
             f"{state.head[:10]}; run `headstart index {opened.path}` to catch up"
         )
+    elif _is_descendant(repo, state.head, current):
+        # Re-indexing only removes the commits after HEAD, so it is as cheap as a rewrite.
+        freshness.rewritten = True
+        walker = repo.walk(state.head)
+        walker.hide(current)
+        dropped = sum(1 for _ in walker)
+        freshness.message = (
+            f"HEAD moved back to {current[:10]}, {dropped} commits before the indexed {state.head[:10]} "
+            f"(a checkout or reset); run `headstart index {opened.path}` to match it"
+        )
     else:
         freshness.rewritten = True
         freshness.message = (
             f"history was rewritten: the indexed head {state.head[:10]} is not an ancestor of "
-            f"HEAD {current[:10]} (a rebase, reset or force-push); run `headstart index {opened.path}` "
-            "to reconcile"
+            f"HEAD {current[:10]} (a rebase, reset, checkout of another branch or force-push); "
+            f"run `headstart index {opened.path}` to reconcile"
         )
     return opened.name, freshness
+
+
+def _is_descendant(repo: pygit2.Repository, commit: str, ancestor: str) -> bool:
+    """Tell whether `ancestor` is in the history of `commit`; False when either is missing."""
+    try:
+        return bool(repo.descendant_of(commit, ancestor))
+    except (KeyError, ValueError, pygit2.GitError):
+        return False

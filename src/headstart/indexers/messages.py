@@ -38,10 +38,15 @@ class PullRequestMarker:
 
 
 def decode(raw: bytes, encoding: str | None) -> str:
-    """Decode commit text by its `encoding` header, replacing bytes that do not decode."""
-    name = encoding or "utf-8"
+    """Decode commit text by its `encoding` header, replacing bytes that do not decode.
+
+    An unknown or non-text encoding name (git copies the header verbatim) falls back to UTF-8.
+    """
+    name = encoding.strip() if encoding else "utf-8"
     try:
-        codecs.lookup(name)
+        # Codecs such as "base64" or "rot13" exist but do not turn bytes into text.
+        if not codecs.lookup(name)._is_text_encoding:
+            name = "utf-8"
     except LookupError:
         name = "utf-8"
     return raw.decode(name, errors="replace")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import closing
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +13,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import SortMode
 
+from headstart.indexers.commits import to_posix
 from headstart.indexers.pull_requests import pull_request_record, web_url
 from headstart.indexers.redaction import redact_record
 from headstart.indexers.repository import OpenRepository, open_repository
@@ -25,6 +26,8 @@ from headstart.store.stats import CommitFacts
 logger = logging.getLogger("headstart.indexers")
 
 # Estimates for --dry-run on a CPU; stated as such in its output.
+# NOTE: the embedding rate is a guess, not measured here: all-MiniLM-L6-v2 managed about 13
+# texts/s on a 2-CPU machine shared with other jobs, so the estimate can be far too low.
 ESTIMATED_EMBED_PER_SECOND = 150.0
 BATCH_SIZE = 512
 
@@ -191,16 +194,21 @@ def index_repository(
 
 
 def tracked_files(commit: pygit2.Commit) -> list[str]:
-    """List every file in a commit's tree, as POSIX paths."""
+    """List every file in a commit's tree, as POSIX paths.
+
+    Names that are not UTF-8 get U+FFFD for the bad bytes and backslashes become slashes,
+    as in commit records.
+    """
     paths: list[str] = []
     stack: list[tuple[str, pygit2.Tree]] = [("", commit.tree)]
     while stack:
         prefix, tree = stack.pop()
         for entry in tree:
+            name = entry.raw_name.decode("utf-8", errors="replace")
             if entry.type == pygit2.enums.ObjectType.TREE:
-                stack.append((f"{prefix}{entry.name}/", entry))
+                stack.append((f"{prefix}{name}/", entry))
             elif entry.type == pygit2.enums.ObjectType.BLOB:
-                paths.append(f"{prefix}{entry.name}")
+                paths.append(to_posix(f"{prefix}{name}"))
     return paths
 
 
@@ -286,12 +294,12 @@ def _with_pull_requests(repo: pygit2.Repository, commits: Sequence[Record]) -> l
 
 def _unique(links: Iterable[Link]) -> list[Link]:
     seen: set[tuple[str, str]] = set()
-    kept: list[Link] = []
+    unique_links: list[Link] = []
     for link in links:
         if (link.kind, link.target) not in seen:
             seen.add((link.kind, link.target))
-            kept.append(link)
-    return kept
+            unique_links.append(link)
+    return unique_links
 
 
 def _expand_commit_link(repo: pygit2.Repository, link: Link) -> Link:

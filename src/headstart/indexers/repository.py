@@ -69,6 +69,30 @@ def _resolve_head(repo: pygit2.Repository, until: str | None) -> pygit2.Commit |
     return repo.head.peel(pygit2.Commit)
 
 
+def shallow_boundary(repo: pygit2.Repository) -> frozenset[str]:
+    """Return the commits whose parents a shallow clone left out (git lists them in `shallow`)."""
+    if not repo.is_shallow:
+        return frozenset()
+    try:
+        lines = (Path(repo.path) / "shallow").read_text(encoding="ascii").split()
+    except OSError:
+        return frozenset()
+    return frozenset(line.strip() for line in lines if line.strip())
+
+
+def open_for_diffs(path: str) -> pygit2.Repository:
+    """Open a repository's object database for reading diffs, without its working tree.
+
+    Diffs then skip the per-file `.gitattributes` look-ups in the working tree, which took
+    about 30% of the diff time on pallets/click. Binary files are still detected by content.
+    """
+    try:
+        return pygit2.Repository(path, flags=pygit2.enums.RepositoryOpenFlag.BARE)
+    except pygit2.GitError:
+        # A linked worktree's git directory cannot be opened bare; its working tree is fine.
+        return pygit2.Repository(path)
+
+
 def repository_name(repo: pygit2.Repository, root: Path) -> str:
     """Name a repository by its origin remote (`host/owner/name`), else by its absolute path."""
     try:

@@ -21,7 +21,7 @@ from lancedb.rerankers import RRFReranker  # noqa: E402
 from headstart.errors import StoreError
 from headstart.records import INVERSE_LINKS, Link, LinkKind, Record
 from headstart.store import filters
-from headstart.store.embedder import Embedder
+from headstart.store.embedder import Embedder, resolve_model
 from headstart.store.stats import StatsTables
 from headstart.store.schema import (
     DIMENSION_KEY,
@@ -99,7 +99,8 @@ class Store:
     def _check_model(self, schema: pa.Schema) -> None:
         metadata = schema.metadata or {}
         stored = metadata.get(MODEL_KEY, b"").decode()
-        if stored and stored != self.embedder.model_name:
+        # Two spellings of the bundled default model name the same weights.
+        if stored and resolve_model(stored) != resolve_model(self.embedder.model_name):
             raise StoreError(
                 f"the store at {self.uri!r} holds vectors from model {stored!r} "
                 f"({metadata.get(DIMENSION_KEY, b'?').decode()} dimensions), not {self.embedder.model_name!r}; "
@@ -178,11 +179,13 @@ class Store:
     def upsert(self, records: Sequence[Record], vectors: np.ndarray) -> None:
         """Insert or replace records by id; a failing write raises StoreError with LanceDB's message.
 
-        When `records` repeats an id, the last one is kept, so the table never holds two rows
-        with one id.
+        When `records` repeats an id, the last one is kept, so the table never contains two
+        rows with one id.
         """
         if not records:
             return
+        if len(vectors) != len(records):
+            raise ValueError(f"expected one vector per record, got {len(vectors)} for {len(records)} records")
         table = self.records_table(create=True)
         latest = {record.id: index for index, record in enumerate(records)}
         rows = [record_to_row(records[index], vectors[index]) for index in sorted(latest.values())]
