@@ -61,6 +61,9 @@ class FileChange(BaseModel):
     removed: int | None = Field(default=None, description="Removed lines; None for a binary file.")
     old_path: str | None = None
     binary: bool = False
+    functions: list[str] = Field(
+        default_factory=list, description="Test functions the diff adds or changes, for test files."
+    )
 
 
 class Record(BaseModel):
@@ -118,3 +121,14 @@ def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
 
 def is_revert_commit(link_kinds: Iterable[str]) -> bool:
     return LinkKind.REVERTS.value in set(link_kinds)
+
+
+_TEST_PATH = re.compile(
+    r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]+\.py$|_test\.(py|go|rb|exs?)$|"
+    r"\.(test|spec)\.[jt]sx?$|Tests?\.(java|kt|cs|swift)$|(^|/)t/.+\.t$"
+)
+
+
+def is_test_file(path: str) -> bool:
+    """Whether a path names a test file by the conventions of common languages and runners."""
+    return bool(_TEST_PATH.search(path))

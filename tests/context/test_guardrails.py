@@ -74,6 +74,7 @@ def test_check_names_test_added_by_fix(service, coupled):
     test = next(item for item in result.tests_to_run if item.files[0] == "tests/test_api.py")
     assert test.priority == "high"
     assert "fix for #41" in test.message
+    assert "`tests/test_api.py::test_empty_body`" in test.message
 
 
 def test_check_flags_revert_with_reason(service, coupled):

@@ -139,3 +139,18 @@ def test_parallel_matches_serial(git_repo) -> None:
 
     assert [record.key for record in parallel] == shas * 40
     assert parallel[: len(shas)] == serial
+
+
+def test_test_functions_named(git_repo) -> None:
+    git_repo.commit("Add tests", {"tests/test_cache.py": "def test_hit():\n    assert 1\n", "cache.py": "def test_not_a_test(): pass\n"})
+    sha = git_repo.commit(
+        "Fix stale entries\n\nfixes #412",
+        {"tests/test_cache.py": "def test_hit():\n    assert 2\n\n\ndef test_cache_invalidation():\n    assert 1\n"},
+    )
+
+    (record,) = read(git_repo, sha)
+
+    assert record.changes[0].path == "tests/test_cache.py"
+    assert record.changes[0].functions == ["test_hit", "test_cache_invalidation"]
+    (first,) = read(git_repo, git_repo.git("rev-parse", "HEAD~1"))
+    assert {change.path: change.functions for change in first.changes} == {"cache.py": [], "tests/test_cache.py": ["test_hit"]}

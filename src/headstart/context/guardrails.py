@@ -11,12 +11,12 @@ from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
 from headstart.context.rules import codeowners, relevant_quotes
 from headstart.context.tracker_items import tracker_guardrails
+from headstart.records import is_test_file
 from headstart.context.signals import (
     Thresholds,
     co_change_rules,
     fragility,
     is_fix,
-    is_test_file,
     recent_owners,
     revert_reason,
 )
@@ -60,22 +60,36 @@ def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds
                     evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
                     score=rule.confidence,
                 )
-        for fix in view.commits_touching(path):
-            if not is_fix(fix):
-                continue
+        fixes = [fix for fix in view.commits_touching(path) if is_fix(fix)][:FIXES_READ_FOR_TESTS]
+        for fix in fixes:
+            functions = _test_functions(store, view.repo, fix.key)
             for test in (other for other in fix.files if is_test_file(other) and view.exists(other)):
                 reference = _fix_reference(fix)
+                named = [f"{test}::{function}" for function in functions.get(test, [])[:3]]
+                target = ", ".join(f"`{name}`" for name in named) or f"`{test}`"
                 item = found.get(test)
                 if item is None or item.priority != "high":
                     found[test] = Guardrail(
                         kind="test",
                         priority="high",
-                        message=f"run `{test}`: it was changed by the fix {reference} to `{path}`",
+                        message=f"run {target}: changed by the fix {reference} to `{path}`",
                         files=[test, path],
                         evidence=[fix.key[:10]] + [t.removeprefix("issue:") for _, t in fix.links if t.startswith("issue:")],
                         score=1.0,
                     )
     return list(found.values())
+
+
+# Only the most recent fixes of a file are read in full, to keep a brief's store reads bounded.
+FIXES_READ_FOR_TESTS = 5
+
+
+def _test_functions(store: Store, repo: str, sha: str) -> dict[str, list[str]]:
+    """Test functions a commit's diff added or changed, by test file."""
+    record = store.get(repo, "commit", sha)
+    if record is None:
+        return {}
+    return {change.path: change.functions for change in record.changes if change.functions}
 
 
 def _fix_reference(change) -> str:  # noqa: ANN001 - a history Change

@@ -9,12 +9,8 @@ from datetime import datetime
 
 from headstart.context.history import Change, HistoryView
 from headstart.store import Store
-from headstart.records import LinkKind, is_fix_commit, is_revert_commit
+from headstart.records import LinkKind, is_fix_commit, is_revert_commit, is_test_file
 
-_TEST_PATH = re.compile(
-    r"(^|/)(tests?|spec|__tests__)/|(^|/)test_[^/]+\.py$|_test\.(py|go|rb|exs?)$|"
-    r"\.(test|spec)\.[jt]sx?$|Tests?\.(java|kt|cs|swift)$|(^|/)t/.+\.t$"
-)
 _REVERT_LINE = re.compile(r"^This reverts commit [0-9a-f]+\.?\s*$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -26,10 +22,6 @@ class Thresholds:
     co_change_min_confidence: float = 0.3
     test_min_shared: int = 2
     max_files_per_commit: int = 30
-
-
-def is_test_file(path: str) -> bool:
-    return bool(_TEST_PATH.search(path))
 
 
 def is_fix(change: Change) -> bool:

@@ -10,7 +10,7 @@ import pygit2
 from pygit2.enums import DeltaStatus, DiffFind, ObjectType
 
 from headstart.indexers.messages import decode, find_links, split_message
-from headstart.records import FileChange, Record, RecordKind, record_id
+from headstart.records import FileChange, Record, RecordKind, is_test_file, record_id
 
 _STATUS = {
     DeltaStatus.ADDED: "A",
@@ -89,17 +89,46 @@ def diff_changes(
         status = _STATUS.get(delta.status, "M")
         changed = delta.old_file if status == "D" else delta.new_file
         added, removed, binary = _line_stats(diff, position, delta)
+        path = file_path(changed)
         changes.append(
             FileChange(
-                path=file_path(changed),
+                path=path,
                 status=status,
                 added=added,
                 removed=removed,
                 old_path=file_path(delta.old_file) if status in ("R", "C") else None,
                 binary=binary,
+                functions=test_functions(diff[position]) if status != "D" and not binary and is_test_file(path) else [],
             )
         )
     return changes
+
+
+# Test definitions in added lines or hunk headers: pytest and unittest, Go, JS/TS runners, JUnit.
+_TEST_DEFINITIONS = (
+    re.compile(r"^\s*(?:async\s+)?def\s+(test\w*)\s*\("),
+    re.compile(r"^\s*func\s+(Test\w+)\s*\("),
+    re.compile(r"\b(?:it|test)\(\s*['\"`]([^'\"`]{1,80})['\"`]"),
+    re.compile(r"\bvoid\s+(test\w*)\s*\("),
+)
+
+
+def test_functions(patch: pygit2.Patch | None) -> list[str]:
+    """Name the tests a patch adds or edits: definitions on added lines, and the enclosing
+    definition git names in each hunk header."""
+    if patch is None:
+        return []
+    found: dict[str, None] = {}
+    for hunk in patch.hunks:
+        lines = [hunk.header.split("@@")[-1]]
+        lines += [line.content for line in hunk.lines if line.origin == "+"]
+        for text in lines:
+            for pattern in _TEST_DEFINITIONS:
+                match = pattern.search(text)
+                if match:
+                    found.setdefault(match.group(1), None)
+                    break
+    return list(found)[:20]
 
 
 def _line_stats(diff: pygit2.Diff, position: int, delta: pygit2.DiffDelta) -> tuple[int | None, int | None, bool]:
