@@ -112,7 +112,7 @@ _FIX_SUBJECT = re.compile(r"\b(fix(e[sd])?|bug|hotfix|regression|crash(es)?)\b",
 
 
 def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
-    """A commit that fixed a bug: it names an issue or commit it fixes, or its subject says so."""
+    """Tell whether a commit fixed a bug: it links an issue or commit it fixes, or its subject names a fix."""
     kinds = set(link_kinds)
     if kinds & {LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value}:
         return True
@@ -130,5 +130,5 @@ _TEST_PATH = re.compile(
 
 
 def is_test_file(path: str) -> bool:
-    """Whether a path names a test file by the conventions of common languages and runners."""
+    """Tell whether a path names a test file, by the conventions of common languages and runners."""
     return bool(_TEST_PATH.search(path))

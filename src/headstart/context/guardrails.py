@@ -124,7 +124,7 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
             items.append(
                 Guardrail(
                     kind="fragile",
-                    priority="high" if fragile.score >= 0.5 else "medium" if fragile.score >= 0.05 else "low",
+                    priority=_fragility_priority(fragile.score),
                     message=f"`{path}` had {len(fragile.fixes)} bug-fix commit(s), the latest on "
                     f"{latest.created_at:%Y-%m-%d}: {quote_data(latest.title, 100)} "
                     f"(fragility {fragile.score:.2f}: recent fixes weigh more)",
@@ -134,6 +134,14 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
                 )
             )
     return items
+
+
+def _fragility_priority(score: float) -> str:
+    if score >= 0.5:
+        return "high"
+    if score >= 0.05:
+        return "medium"
+    return "low"
 
 
 def rule_items(view: HistoryView, paths: Sequence[str], task: str) -> list[Guardrail]:
@@ -185,7 +193,7 @@ def guardrails_for(
     store: Store,
     view: HistoryView, paths: Sequence[str], task: str, thresholds: Thresholds
 ) -> list[Guardrail]:
-    """Every guardrail for the given files, highest priority first."""
+    """Collect every guardrail for the given files, highest priority first."""
     items = (
         co_change_items(store, view, paths, thresholds)
         + test_items(store, view, paths, thresholds)

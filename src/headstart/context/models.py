@@ -132,7 +132,7 @@ class Guardrail(BaseModel):
 
 
 class CheckResult(BaseModel):
-    """What a planned change leaves undone according to history."""
+    """The guardrails a planned change meets or misses, grouped by kind, one page at a time."""
 
     notice: str = DATA_NOTICE
     repo: str

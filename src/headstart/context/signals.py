@@ -33,7 +33,7 @@ def is_revert(change: Change) -> bool:
 
 
 def revert_reason(revert: Change) -> str:
-    """The reason a revert gives: its body without git's boilerplate line, else its subject."""
+    """Return a revert's stated reason: its body without git's boilerplate line, else its subject."""
     reason = " ".join(_REVERT_LINE.sub("", revert.body).split())
     return reason or revert.title
 
