@@ -62,7 +62,7 @@ def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds
                 )
         fixes = [fix for fix in view.commits_touching(path) if is_fix(fix)][:FIXES_READ_FOR_TESTS]
         for fix in fixes:
-            functions = _test_functions(store, view.repo, fix.key)
+            functions = fix.test_functions()
             for test in (other for other in fix.files if is_test_file(other) and view.exists(other)):
                 reference = _fix_reference(fix)
                 named = [f"{test}::{function}" for function in functions.get(test, [])[:3]]
@@ -82,14 +82,6 @@ def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds
 
 # Only the most recent fixes of a file are read in full, to keep a brief's store reads bounded.
 FIXES_READ_FOR_TESTS = 5
-
-
-def _test_functions(store: Store, repo: str, sha: str) -> dict[str, list[str]]:
-    """Test functions a commit's diff added or changed, by test file."""
-    record = store.get(repo, "commit", sha)
-    if record is None:
-        return {}
-    return {change.path: change.functions for change in record.changes if change.functions}
 
 
 def _fix_reference(change) -> str:  # noqa: ANN001 - a history Change
@@ -194,6 +186,7 @@ def guardrails_for(
     view: HistoryView, paths: Sequence[str], task: str, thresholds: Thresholds
 ) -> list[Guardrail]:
     """Collect every guardrail for the given files, highest priority first."""
+    store.stats.prefetch(view.repo, paths)
     items = (
         co_change_items(store, view, paths, thresholds)
         + test_items(store, view, paths, thresholds)
@@ -219,6 +212,7 @@ def check_change(
     fragile files it touches, rules and owners."""
     changed = [path.replace("\\", "/").removeprefix("./") for path in changed]
     changed_set = set(changed)
+    store.stats.prefetch(view.repo, changed)
 
     missing = [
         item for item in co_change_items(store, view, changed, thresholds) if item.files[1] not in changed_set

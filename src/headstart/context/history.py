@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -15,7 +16,10 @@ from headstart.store import Store
 # it says little about which files belong together.
 MAX_FILES_PER_CHANGE = 30
 
-_COLUMNS = ["id", "kind", "key", "title", "body", "files", "authors", "created_at", "links", "parents", "url", "number", "labels"]
+_COLUMNS = [
+    "id", "kind", "key", "title", "body", "files", "authors", "created_at", "links", "parents", "url", "number", "labels",
+    "changes",
+]
 
 
 @dataclass
@@ -35,6 +39,15 @@ class Change:
     parents: list[str]
     links: list[tuple[str, str]]
     labels: list[str] = field(default_factory=list)
+    changes_json: str = "[]"
+
+    def test_functions(self) -> dict[str, list[str]]:
+        """Test functions the change's diff added or edited, by test file."""
+        return {
+            change["path"]: change["functions"]
+            for change in json.loads(self.changes_json or "[]")
+            if change.get("functions")
+        }
 
     @property
     def is_merge(self) -> bool:
@@ -52,14 +65,8 @@ class HistoryView:
     by_target: dict[str, str]
     incoming: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     standards: list[Change] = field(default_factory=list)
-
-    @property
-    def first_time(self) -> datetime | None:
-        return min((change.created_at for change in self.changes.values()), default=None)
-
-    @property
-    def last_time(self) -> datetime | None:
-        return max((change.created_at for change in self.changes.values()), default=None)
+    first_time: datetime | None = None
+    last_time: datetime | None = None
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
@@ -117,6 +124,7 @@ def build_history(store: Store, repo: str) -> HistoryView:
             parents=list(row["parents"] or []),
             links=[(link["kind"], link["target"]) for link in row["links"] or []],
             labels=list(row["labels"] or []),
+            changes_json=row["changes"] or "[]",
         )
         if change.kind == RecordKind.STANDARD.value:
             standards.append(change)
@@ -137,6 +145,8 @@ def build_history(store: Store, repo: str) -> HistoryView:
         by_target=by_target,
         incoming=dict(incoming),
         standards=standards,
+        first_time=min((change.created_at for change in changes.values()), default=None),
+        last_time=max((change.created_at for change in changes.values()), default=None),
     )
 
 

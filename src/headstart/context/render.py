@@ -102,16 +102,32 @@ def render(brief: Brief, output: str) -> str:
 
 
 def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
-    """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`."""
+    """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`.
+
+    Tokenizing the whole brief after every cut is the slow part, so items are cut against an
+    estimate of their size (their JSON, at about four characters a token) and the brief is
+    counted exactly only after each round of cuts.
+    """
     while True:
         brief.tokens = count_tokens(render(brief, output))
         if brief.tokens <= brief.max_tokens:
             return brief
-        for section, floor in _CUT_ORDER:
-            items = getattr(brief, section)
-            if len(items) > floor:
-                items.pop()
-                brief.omitted[section] = brief.omitted.get(section, 0) + 1
+        excess = brief.tokens - brief.max_tokens
+        cut_any = False
+        while excess > 0:
+            item = _cut_one(brief)
+            if item is None:
                 break
-        else:
+            cut_any = True
+            excess -= max(1, len(item.model_dump_json()) // 4)
+        if not cut_any:
             return brief  # already at every floor; report the true size rather than cut more
+
+
+def _cut_one(brief: Brief):  # noqa: ANN202 - returns the item removed, of any section's type
+    for section, floor in _CUT_ORDER:
+        items = getattr(brief, section)
+        if len(items) > floor:
+            brief.omitted[section] = brief.omitted.get(section, 0) + 1
+            return items.pop()
+    return None

@@ -169,6 +169,8 @@ def index_repository(
         report.standards_written = _sync_standards(store, opened, head_files)
     # Also after a run that wrote nothing: an earlier run may have stopped before this step.
     store.refresh_indexes()
+    if changed or not stats_in_step:
+        store.stats.refresh_indexes()
     if changed or head_moved:
         store.save_head_files(opened.name, head_files)
         store.save_repository_state(

@@ -9,7 +9,9 @@ rewritten history) the tables are rebuilt from the records.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+import threading
+import warnings
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +25,7 @@ FILE_STATS_TABLE = "file_stats"
 CO_CHANGES_TABLE = "co_changes"
 STATS_MARKER_TABLE = "stats_applied"
 MAX_EVIDENCE = 3
+CACHE_ENTRIES = 20_000
 
 FILE_STATS_SCHEMA = pa.schema(
     [
@@ -80,9 +83,50 @@ class StatsTables:
         self._db = db
         self._write = write  # Store._write: wraps LanceDB errors in StoreError
         self._query = query  # Store._query
+        self._tables: dict[str, Any] = {}
+        # Reads per file are cached until either table changes; a brief reads the same few files
+        # several times, and a server sees the same hot files again and again.
+        self._cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._cache_version: tuple[int, int] | None = None
+        self._lock = threading.Lock()
 
     def _table(self, name: str, schema: pa.Schema) -> Any:
-        return self._db.create_table(name, schema=schema, exist_ok=True)
+        table = self._tables.get(name)
+        if table is None:
+            table = self._db.create_table(name, schema=schema, exist_ok=True)
+            self._tables[name] = table
+        return table
+
+    def _current_version(self) -> tuple[int, int]:
+        return (
+            int(self._table(FILE_STATS_TABLE, FILE_STATS_SCHEMA).version),
+            int(self._table(CO_CHANGES_TABLE, CO_CHANGES_SCHEMA).version),
+        )
+
+    def prefetch(self, repo: str, paths: Sequence[str], *, check_version: bool = True) -> None:
+        """Read the file statistics and co-change partners of `paths` in two queries, into the cache.
+
+        With `check_version`, first drop the cache if another process changed the tables.
+        """
+        version = self._current_version() if check_version else self._cache_version
+        with self._lock:
+            if version != self._cache_version:
+                self._cache.clear()
+                self._cache_version = version
+            missing = sorted({path for path in paths if ("stats", repo, path) not in self._cache})
+        if not missing:
+            return
+
+        stats = {item.path: item for item in self._read_file_stats(repo, missing)}
+        partners: dict[str, list[tuple[str, int, list[str]]]] = {path: [] for path in missing}
+        for row in self._co_change_rows(repo, missing):
+            partners[row["path"]].append((row["partner"], row["together"], list(row["shas"])))
+        with self._lock:
+            for path in missing:
+                self._cache[("stats", repo, path)] = stats.get(path)
+                self._cache[("pairs", repo, path)] = partners[path]
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
 
     def applied(self, repo: str) -> int:
         rows = self._query(self._table(STATS_MARKER_TABLE, MARKER_SCHEMA), filters.equals("repo", repo), None, 1)
@@ -90,6 +134,7 @@ class StatsTables:
 
     def apply(self, repo: str, commits: Sequence[CommitFacts], max_files: int, *, total_after: int) -> None:
         """Add the counts of `commits` to the tables and record `total_after` commits as applied."""
+        self._forget()
         if commits:
             self._apply_file_stats(repo, commits, max_files)
             self._apply_co_changes(repo, commits, max_files)
@@ -97,10 +142,30 @@ class StatsTables:
 
     def rebuild(self, repo: str, commits: Sequence[CommitFacts], max_files: int) -> None:
         """Replace a repository's derived rows with counts from `commits`."""
+        self._forget()
         for name, schema in ((FILE_STATS_TABLE, FILE_STATS_SCHEMA), (CO_CHANGES_TABLE, CO_CHANGES_SCHEMA)):
             table = self._table(name, schema)
             self._write(lambda table=table: table.delete(filters.equals("repo", repo)))
         self.apply(repo, commits, max_files, total_after=len(commits))
+
+    def refresh_indexes(self) -> None:
+        """Index the `path` column of both tables, so one file's rows are found without a scan."""
+        for name, schema in ((FILE_STATS_TABLE, FILE_STATS_SCHEMA), (CO_CHANGES_TABLE, CO_CHANGES_SCHEMA)):
+            table = self._table(name, schema)
+            if table.count_rows() == 0:
+                continue
+            indexed = {column for index in table.list_indices() for column in index.columns}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                if "path" in indexed:
+                    self._write(lambda table=table: table.optimize())
+                else:
+                    self._write(lambda table=table: table.create_scalar_index("path", index_type="BTREE"))
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+            self._cache_version = None
 
     def _set_marker(self, repo: str, commits: int) -> None:
         table = self._table(STATS_MARKER_TABLE, MARKER_SCHEMA)
@@ -109,7 +174,7 @@ class StatsTables:
 
     def _apply_file_stats(self, repo: str, commits: Sequence[CommitFacts], max_files: int) -> None:
         touched = sorted({path for commit in commits for path in commit.files})
-        current = {stats.path: stats for stats in self.file_stats(repo, touched)}
+        current = {stats.path: stats for stats in self._read_file_stats(repo, touched)}
         for commit in sorted(commits, key=lambda commit: commit.created_at):
             for path in commit.files:
                 stats = current.setdefault(path, FileStats(path=path))
@@ -189,7 +254,14 @@ class StatsTables:
         return rows
 
     def file_stats(self, repo: str, paths: Iterable[str]) -> list[FileStats]:
+        """Statistics of the given files that have any, read through the cache."""
         paths = list(paths)
+        self.prefetch(repo, paths, check_version=False)
+        with self._lock:
+            cached = [self._cache.get(("stats", repo, path)) for path in paths]
+        return [item for item in cached if item is not None]
+
+    def _read_file_stats(self, repo: str, paths: list[str]) -> list[FileStats]:
         table = self._table(FILE_STATS_TABLE, FILE_STATS_SCHEMA)
         found: list[FileStats] = []
         for start in range(0, len(paths), 500):
@@ -211,4 +283,6 @@ class StatsTables:
 
     def co_changes(self, repo: str, path: str) -> list[tuple[str, int, list[str]]]:
         """Partners of `path` with the number of commits they shared and up to three shas."""
-        return [(row["partner"], row["together"], list(row["shas"])) for row in self._co_change_rows(repo, [path])]
+        self.prefetch(repo, [path], check_version=False)
+        with self._lock:
+            return list(self._cache.get(("pairs", repo, path)) or [])
