@@ -21,7 +21,7 @@ _STATUS = {
     DeltaStatus.TYPECHANGE: "T",
 }
 # Line counts per (old blob, new blob) pair, most recently used last; about 100 bytes each.
-_LINE_STATS: OrderedDict[tuple[pygit2.Oid, pygit2.Oid], tuple[int | None, int | None, bool]] = OrderedDict()
+_LINE_STATS: OrderedDict[tuple[pygit2.Oid, pygit2.Oid, bool], tuple[int | None, int | None, bool, list[str]]] = OrderedDict()
 _LINE_STATS_ENTRIES = 50_000
 
 SHALLOW_BOUNDARY_LABEL = "shallow_boundary"
@@ -70,7 +70,7 @@ def co_author_text(trailer: str, mailmap: pygit2.Mailmap | None) -> str:
 
 
 def diff_changes(
-    repo: pygit2.Repository, commit: pygit2.Commit, *, renames: bool = False
+    repo: pygit2.Repository, commit: pygit2.Commit, *, renames: bool = False, line_counts: bool = True
 ) -> list[FileChange]:
     """List the files a commit changed against its first parent, with line counts.
 
@@ -88,8 +88,15 @@ def diff_changes(
     for position, delta in enumerate(diff.deltas):
         status = _STATUS.get(delta.status, "M")
         changed = delta.old_file if status == "D" else delta.new_file
-        added, removed, binary = _line_stats(diff, position, delta)
         path = file_path(changed)
+        wants_tests = status != "D" and is_test_file(path)
+        functions: list[str] = []
+        if line_counts or wants_tests:
+            added, removed, binary, functions = _patch_facts(diff, position, delta, wants_tests)
+        else:
+            added, removed, binary = None, None, bool(delta.is_binary)
+        if not line_counts:
+            added = removed = None
         changes.append(
             FileChange(
                 path=path,
@@ -98,7 +105,7 @@ def diff_changes(
                 removed=removed,
                 old_path=file_path(delta.old_file) if status in ("R", "C") else None,
                 binary=binary,
-                functions=test_functions(diff[position]) if status != "D" and not binary and is_test_file(path) else [],
+                functions=functions,
             )
         )
     return changes
@@ -113,31 +120,35 @@ _TEST_DEFINITIONS = (
 )
 
 
-def test_functions(patch: pygit2.Patch | None) -> list[str]:
+def test_functions(patch_text: str) -> list[str]:
     """Name the tests a patch adds or edits: definitions on added lines, and the enclosing
     definition git names in each hunk header."""
-    if patch is None:
-        return []
     found: dict[str, None] = {}
-    for hunk in patch.hunks:
-        lines = [hunk.header.split("@@")[-1]]
-        lines += [line.content for line in hunk.lines if line.origin == "+"]
-        for text in lines:
-            for pattern in _TEST_DEFINITIONS:
-                match = pattern.search(text)
-                if match:
-                    found.setdefault(match.group(1), None)
-                    break
+    for line in patch_text.splitlines():
+        if line.startswith("@@"):
+            text = line.rsplit("@@", 1)[-1]
+        elif line.startswith("+") and not line.startswith("+++"):
+            text = line[1:]
+        else:
+            continue
+        for pattern in _TEST_DEFINITIONS:
+            match = pattern.search(text)
+            if match:
+                found.setdefault(match.group(1), None)
+                break
     return list(found)[:20]
 
 
-def _line_stats(diff: pygit2.Diff, position: int, delta: pygit2.DiffDelta) -> tuple[int | None, int | None, bool]:
-    """Count added and removed lines of one delta, reusing the counts of a blob pair seen before.
+def _patch_facts(
+    diff: pygit2.Diff, position: int, delta: pygit2.DiffDelta, wants_tests: bool
+) -> tuple[int | None, int | None, bool, list[str]]:
+    """Count added and removed lines of one delta, and name its tests when asked, building its
+    patch at most once and reusing the facts of a blob pair seen before.
 
     A merge's diff against its first parent mostly repeats blob pairs that the pull request's
     own commits changed, and building a patch is the slowest step of indexing.
     """
-    key = (delta.old_file.id, delta.new_file.id)
+    key = (delta.old_file.id, delta.new_file.id, wants_tests)
     cached = _LINE_STATS.get(key)
     if cached is not None:
         _LINE_STATS.move_to_end(key)
@@ -145,14 +156,14 @@ def _line_stats(diff: pygit2.Diff, position: int, delta: pygit2.DiffDelta) -> tu
 
     patch = diff[position]
     if patch is None or patch.delta.is_binary:
-        stats: tuple[int | None, int | None, bool] = (None, None, True)
+        facts: tuple[int | None, int | None, bool, list[str]] = (None, None, True, [])
     else:
         _, added, removed = patch.line_stats
-        stats = (added, removed, False)
-    _LINE_STATS[key] = stats
+        facts = (added, removed, False, test_functions(patch.text) if wants_tests else [])
+    _LINE_STATS[key] = facts
     if len(_LINE_STATS) > _LINE_STATS_ENTRIES:
         _LINE_STATS.popitem(last=False)
-    return stats
+    return facts
 
 
 def file_path(file: pygit2.DiffFile) -> str:
