@@ -108,7 +108,12 @@ class Freshness(BaseModel):
     rewritten: bool = False
 
 
-_FIX_SUBJECT = re.compile(r"\b(fix(e[sd])?|bug|hotfix|regression|crash(es)?)\b", re.IGNORECASE)
+# "Fix …", "fix(parser): …", "area: fix …", or a subject naming a bug, regression or crash; a
+# subject that only mentions "fix" in passing ("keep fix and revert counts") is not a fix.
+_FIX_SUBJECT = re.compile(
+    r"^(?:[\w\s()/.,-]{0,40}:\s*)?(?:fix(?:e[sd])?|bug-?fix|hotfix)\b|\b(?:bug|regression|crash(?:es)?)\b",
+    re.IGNORECASE,
+)
 
 
 def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:

@@ -158,3 +158,21 @@ def test_check_cli_rejects_bad_diff(coupled, tmp_path):
 
     assert result.returncode == 2
     assert "the diff names no files" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Fix api crash on empty body", True),
+        ("fix(parser): handle tabs", True),
+        ("secret key rotation: fix key list ordering", True),
+        ("Handle a regression in the cache", True),
+        ("Keep co-change, fix, revert and author counts", False),
+        ('Revert "Fix api crash"', False),
+        ("Add prefix fixtures", False),
+    ],
+)
+def test_fix_subjects(subject, expected):
+    from headstart.records import is_fix_commit
+
+    assert is_fix_commit(subject, []) is expected
