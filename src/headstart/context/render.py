@@ -109,7 +109,7 @@ def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
     counted exactly only after each round of cuts.
     """
     while True:
-        brief.tokens = count_tokens(render(brief, output))
+        brief.tokens = _settled_count(brief, output)
         if brief.tokens <= brief.max_tokens:
             return brief
         excess = brief.tokens - brief.max_tokens
@@ -122,6 +122,16 @@ def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
             excess -= max(1, len(item.model_dump_json()) // 4)
         if not cut_any:
             return brief  # already at every floor; report the true size rather than cut more
+
+
+def _settled_count(brief: Brief, output: str) -> int:
+    """Count the rendered brief's tokens; JSON includes the count itself, so count until it holds."""
+    for _ in range(4):
+        counted = count_tokens(render(brief, output))
+        if counted == brief.tokens:
+            break
+        brief.tokens = counted
+    return brief.tokens
 
 
 def _cut_one(brief: Brief):  # noqa: ANN202 - returns the item removed, of any section's type
