@@ -8,7 +8,12 @@ import sys
 
 def configure_logging(verbose: int = 0) -> None:
     """Send Headstart's and its libraries' logs to stderr at a level chosen by `-v` flags."""
-    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if verbose <= 0:
+        level = logging.WARNING
+    elif verbose == 1:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 

@@ -114,7 +114,8 @@ def test_brief_json_schema_is_stable(headstart, history):
     data = json.loads(render_json(brief))
 
     assert set(data) >= {"id", "repo", "task", "likely_files", "related", "fixes_and_reverts", "co_changes", "freshness", "tokens"}
-    assert data["id"].startswith("hsb_") and len(data["id"]) == 20
+    assert data["id"].startswith("hsb_")
+    assert len(data["id"]) == 20
     assert set(data["likely_files"][0]) == {"path", "score", "reasons", "exists"}
     assert count_tokens(render_json(brief)) <= 1500
 

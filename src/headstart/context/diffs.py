@@ -13,7 +13,7 @@ _GIT_HEADER = re.compile(r"^diff --git \"?a/(?P<old>.+?)\"? \"?b/(?P<new>.+?)\"?
 def files_in_diff(diff: str) -> list[str]:
     """Return the paths a unified diff (git's or plain `diff -u`) adds, changes or deletes.
 
-    Raises InputError when the text holds no file header, so a wrong input is not read as
+    Raises InputError when the text contains no file header, so a wrong input is not read as
     "this change touches nothing".
     """
     found: dict[str, None] = {}

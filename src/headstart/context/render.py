@@ -104,8 +104,8 @@ def render(brief: Brief, output: str) -> str:
 def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
     """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`.
 
-    Tokenizing the whole brief after every cut is the slow part, so items are cut against an
-    estimate of their size (their JSON, at about four characters a token) and the brief is
+    Tokenizing the whole brief after every cut is the slow part. So items are cut against an
+    estimate of their size (their JSON, at about four characters a token), and the brief is
     counted exactly only after each round of cuts.
     """
     while True:

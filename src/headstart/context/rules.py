@@ -21,7 +21,7 @@ class RuleQuote:
 
 
 def rule_scope(source: str) -> str:
-    """The directory a rules file governs: its own, or the repository root for files kept in
+    """Return the directory a rules file governs: its own, or the repository root for files kept in
     `.github/`, `.cursor/rules/` and ADR folders."""
     directory = posixpath.dirname(source)
     for shared in (".github", ".cursor/rules", ".cursor", "docs/adr", "doc/adr", "docs/decisions", "doc/decisions", "adr"):

@@ -34,7 +34,7 @@ BATCH_SIZE = 512
 
 @dataclass
 class IndexPlan:
-    """What a run would do, computed before any diff is read or text embedded."""
+    """The plan of an index run, computed before any diff is read or text embedded."""
 
     repo: str
     path: str
@@ -138,8 +138,8 @@ def index_repository(
     total = len(plan.new_commits)
     done = 0
     indexed_before = len(plan.reachable) - total
-    # Derived per-file tables are updated per batch only while they match the records; otherwise
-    # (a store from before them, a killed run, rewritten history) they are rebuilt after the loop.
+    # Derived per-file tables are updated per batch only while they match the records.
+    # A store from before them, a killed run or rewritten history gets them rebuilt after the loop.
     stats_in_step = not plan.stale_commits and store.stats.applied(opened.name) == indexed_before
     if on_progress:
         on_progress(0, total)
@@ -305,7 +305,7 @@ def _unique(links: Iterable[Link]) -> list[Link]:
 
 
 def _expand_commit_link(repo: pygit2.Repository, link: Link) -> Link:
-    """Turn an abbreviated sha in a link into the full one, when the repository knows it."""
+    """Turn an abbreviated sha in a link into the full one, when the repository contains it."""
     kind, _, sha = link.target.partition(":")
     if kind != "commit" or len(sha) == 40:
         return link

@@ -11,7 +11,7 @@ from headstart.indexers.commits import commit_time
 from headstart.indexers.messages import decode
 from headstart.records import Record, RecordKind, record_id
 
-# Files agents and contributors are told to follow; each applies to its directory and below.
+# Files with instructions for agents and contributors; each applies to its directory and below.
 RULE_PATTERNS = (
     "AGENTS.md",
     "CLAUDE.md",

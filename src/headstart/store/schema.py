@@ -62,7 +62,7 @@ REPOSITORIES_SCHEMA = pa.schema(
 
 
 def search_text(record: Record) -> str:
-    """The text that full-text search and embedding see: title, body, then file paths."""
+    """Build the text that full-text search and embedding read: title, body, then file paths."""
     parts = [record.title, record.body[:2000]]
     if record.files:
         parts.append("Files: " + " ".join(record.files[:50]))

@@ -54,7 +54,7 @@ MARKER_SCHEMA = pa.schema([("repo", pa.string()), ("commits", pa.int64())])
 
 @dataclass(frozen=True)
 class CommitFacts:
-    """What the derived tables need of one non-merge commit."""
+    """The facts of one non-merge commit that the derived tables count."""
 
     sha: str
     files: tuple[str, ...]
@@ -84,8 +84,8 @@ class StatsTables:
         self._write = write  # Store._write: wraps LanceDB errors in StoreError
         self._query = query  # Store._query
         self._tables: dict[str, Any] = {}
-        # Reads per file are cached until either table changes; a brief reads the same few files
-        # several times, and a server sees the same hot files again and again.
+        # Reads per file are cached until either table changes, because a brief reads the same few
+        # files several times and a server reads the same hot files again and again.
         self._cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._cache_version: tuple[int, int] | None = None
         self._lock = threading.Lock()

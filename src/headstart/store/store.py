@@ -42,7 +42,7 @@ logger = logging.getLogger("headstart.store")
 
 @dataclass(frozen=True)
 class RepositoryState:
-    """What the last index run of a repository reached."""
+    """The head, revision and counts the last index run of a repository reached."""
 
     repo: str
     path: str
@@ -69,7 +69,7 @@ class Store:
         self.uri = uri
         self.embedder = embedder
         try:
-            # Check for other writers on every read, so a long-running server sees new index runs.
+            # Check for other writers on every read, so a long-running server reads new index runs.
             self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"could not open the store at {uri!r}: {exc}") from exc
@@ -102,7 +102,7 @@ class Store:
         # Two spellings of the bundled default model name the same weights.
         if stored and resolve_model(stored) != resolve_model(self.embedder.model_name):
             raise StoreError(
-                f"the store at {self.uri!r} holds vectors from model {stored!r} "
+                f"the store at {self.uri!r} contains vectors from model {stored!r} "
                 f"({metadata.get(DIMENSION_KEY, b'?').decode()} dimensions), not {self.embedder.model_name!r}; "
                 f"use --model {stored!r}, or re-index into a new store with --db PATH "
                 "(or delete this one and run `headstart index` again)"
@@ -145,7 +145,7 @@ class Store:
         )
 
     def version(self) -> int:
-        """A number that changes whenever the records table does; callers key caches on it."""
+        """Return a number that changes whenever the records table does, for callers to key caches on."""
         table = self.records_table()
         return -1 if table is None else int(table.version)
 
