@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO
 from tracker_fakes import FakeApi, Reply, serve
 
+from conftest import REPO
 from headstart.indexers.trackers.checkpoints import Checkpoints
 from headstart.indexers.trackers.github import index_github
 from headstart.indexers.trackers.http import TrackerError
@@ -14,7 +14,9 @@ from headstart.records import LinkKind, RecordKind, record_id
 TOKEN = "ghp_testtoken0000000000000000"
 
 
-def issue(number: int, updated: str, *, labels=(), state="open", pull=False, body="", title=None) -> dict:
+def issue(
+    number: int, updated: str, *, labels=(), state="open", pull=False, body="", title=None
+) -> dict:
     item = {
         "number": number,
         "title": title or f"Issue {number}",
@@ -48,37 +50,103 @@ def pull(number: int, sha: str, commits: int, *, labels=(), body="") -> dict:
     }
 
 
+def closed_event(sha: str, at: str) -> dict:
+    """A `closed` timeline event with the commit that closed the issue, as GitHub lists it."""
+    return {
+        "id": 9001,
+        "node_id": "CE_kwDOA",
+        "url": "https://api.github.com/repos/acme/widgets/issues/events/9001",
+        "actor": {"login": "grace"},
+        "event": "closed",
+        "commit_id": sha,
+        "commit_url": f"https://api.github.com/repos/acme/widgets/commits/{sha}",
+        "created_at": at,
+        "state_reason": "completed",
+    }
+
+
 def serve_widgets(api: FakeApi, widgets, *, page_two=None) -> None:
     base = "/repos/acme/widgets"
     api.add(base, {"full_name": "acme/widgets"})
     api.pages(
         f"{base}/issues",
-        [issue(3, "2024-03-01T00:00:00Z", labels=["bug"], state="closed", title="Crash on empty input"), issue(5, "2024-03-02T00:00:00Z", pull=True)],
+        [
+            issue(
+                3,
+                "2024-03-01T00:00:00Z",
+                labels=["bug"],
+                state="closed",
+                title="Crash on empty input",
+            ),
+            issue(5, "2024-03-02T00:00:00Z", pull=True),
+        ],
         [
             issue(7, "2024-03-03T00:00:00Z", pull=True),
-            issue(8, "2024-03-04T00:00:00Z", labels=["bug"], title="Parser drops unicode", body='Traceback:\n  File "/home/ada/widgets/src/parser.py", line 2'),
+            issue(
+                8,
+                "2024-03-04T00:00:00Z",
+                labels=["bug"],
+                title="Parser drops unicode",
+                body='Traceback:\n  File "/home/ada/widgets/src/parser.py", line 2',
+            ),
             issue(10, "2024-03-05T00:00:00Z", labels=["question"]),
             issue(9, "2024-03-06T00:00:00Z", pull=True),
         ],
     )
     if page_two is not None:
         api.add(f"{base}/issues", *page_two, page=2)
-    api.add(f"{base}/pulls/5", pull(5, widgets.squash, 3, labels=["bugfix"], body="Fixes #3\n\nThe parser crashed on empty input."))
-    api.pages(f"{base}/pulls/5/files", [{"filename": "src/parser.py"}], [{"filename": "tests/test_parser.py"}])
+    api.add(
+        f"{base}/pulls/5",
+        pull(
+            5,
+            widgets.squash,
+            3,
+            labels=["bugfix"],
+            body="Fixes #3\n\nThe parser crashed on empty input.",
+        ),
+    )
+    api.pages(
+        f"{base}/pulls/5/files",
+        [{"filename": "src/parser.py"}],
+        [{"filename": "tests/test_parser.py"}],
+    )
     api.add(
         f"{base}/pulls/5/reviews",
         [
-            {"id": 100, "state": "CHANGES_REQUESTED", "body": "Don't swallow the error; raise ParseError instead.", "user": {"login": "linus"}, "submitted_at": "2024-02-01T11:00:00Z", "html_url": "https://github.com/acme/widgets/pull/5#pullrequestreview-100"},
-            {"id": 101, "state": "APPROVED", "body": "", "user": {"login": "linus"}, "submitted_at": "2024-02-01T12:00:00Z"},
+            {
+                "id": 100,
+                "state": "CHANGES_REQUESTED",
+                "body": "Don't swallow the error; raise ParseError instead.",
+                "user": {"login": "linus"},
+                "submitted_at": "2024-02-01T11:00:00Z",
+                "html_url": "https://github.com/acme/widgets/pull/5#pullrequestreview-100",
+            },
+            {
+                "id": 101,
+                "state": "APPROVED",
+                "body": "",
+                "user": {"login": "linus"},
+                "submitted_at": "2024-02-01T12:00:00Z",
+            },
         ],
     )
     api.add(
         f"{base}/pulls/5/comments",
         [
-            {"id": 555, "pull_request_review_id": 100, "path": "src/parser.py", "line": 2, "body": "Please use the shared tokenizer instead of splitting by hand.", "user": {"login": "linus"}, "created_at": "2024-02-01T11:00:00Z", "html_url": "https://github.com/acme/widgets/pull/5#discussion_r555"},
+            {
+                "id": 555,
+                "pull_request_review_id": 100,
+                "path": "src/parser.py",
+                "line": 2,
+                "body": "Please use the shared tokenizer instead of splitting by hand.",
+                "user": {"login": "linus"},
+                "created_at": "2024-02-01T11:00:00Z",
+                "html_url": "https://github.com/acme/widgets/pull/5#discussion_r555",
+            },
         ],
     )
-    api.add(f"{base}/issues/3/events", [{"event": "referenced", "commit_id": widgets.rebase_first}, {"event": "closed", "commit_id": widgets.squash}])
+    api.add(f"{base}/issues/3/timeline", [closed_event(widgets.squash, "2024-03-01T00:00:00Z")])
+    api.add(f"{base}/issues/8/timeline", [])
     api.add(f"{base}/pulls/7", pull(7, widgets.rebase_last, 2))
     api.add(f"{base}/pulls/7/files", [{"filename": "src/tokens.py"}, {"filename": "src/parser.py"}])
     api.add(f"{base}/pulls/7/reviews", [])
@@ -91,7 +159,13 @@ def serve_widgets(api: FakeApi, widgets, *, page_two=None) -> None:
 
 def run(store, api, checkpoints, sleeps) -> object:
     return index_github(
-        store, "acme/widgets", token=TOKEN, checkpoints=checkpoints, api_url=api.base_url, repo_name=REPO, sleep=sleeps.append
+        store,
+        "acme/widgets",
+        token=TOKEN,
+        checkpoints=checkpoints,
+        api_url=api.base_url,
+        repo_name=REPO,
+        sleep=sleeps.append,
     )
 
 
@@ -106,11 +180,13 @@ def test_github_records_and_links(widgets, store, tmp_path):
     with serve(api):
         flaky = [
             Reply(502, {"message": "Server Error"}),
-            Reply(403, {"message": "You have exceeded a secondary rate limit"}, {"Retry-After": "3"}),
+            Reply(
+                403, {"message": "You have exceeded a secondary rate limit"}, {"Retry-After": "3"}
+            ),
         ]
         serve_widgets(api, widgets)
-        page_two = api.routes[f"/repos/acme/widgets/issues?page=2"]
-        api.routes[f"/repos/acme/widgets/issues?page=2"] = flaky + page_two
+        page_two = api.routes["/repos/acme/widgets/issues?page=2"]
+        api.routes["/repos/acme/widgets/issues?page=2"] = flaky + page_two
         report = run(store, api, checkpoints, sleeps)
 
     assert (report.pull_requests, report.review_comments, report.bugs) == (3, 2, 2)
@@ -128,7 +204,10 @@ def test_github_records_and_links(widgets, store, tmp_path):
     assert links(squashed, LinkKind.FIXES) == ["issue:#3", "bug:#3"]
 
     rebased = store.get(REPO, "pull_request", "#7")
-    assert links(rebased, LinkKind.MERGED_AS) == [f"commit:{widgets.rebase_last}", f"commit:{widgets.rebase_first}"]
+    assert links(rebased, LinkKind.MERGED_AS) == [
+        f"commit:{widgets.rebase_last}",
+        f"commit:{widgets.rebase_first}",
+    ]
     merged = store.get(REPO, "pull_request", "#9")
     assert links(merged, LinkKind.MERGED_AS) == [f"commit:{widgets.merge}"]
     assert "merge" in merged.labels
@@ -178,7 +257,15 @@ def test_github_failure_keeps_fetched(widgets, store, tmp_path):
     with serve(api):
         serve_widgets(api, widgets, page_two=[Reply(500, {"message": "boom"})])
         with pytest.raises(TrackerError) as caught:
-            index_github(store, "acme/widgets", token=TOKEN, checkpoints=checkpoints, api_url=api.base_url, repo_name=REPO, sleep=lambda _: None)
+            index_github(
+                store,
+                "acme/widgets",
+                token=TOKEN,
+                checkpoints=checkpoints,
+                api_url=api.base_url,
+                repo_name=REPO,
+                sleep=lambda _: None,
+            )
 
     message = str(caught.value)
     assert message.startswith(f"github:{REPO}: HTTP 500 on '/repos/acme/widgets/issues'")
@@ -215,7 +302,13 @@ def test_github_mid_page_failure_keeps_items(widgets, store, tmp_path):
 def test_github_missing_repository(store, tmp_path):
     api = FakeApi()
     with serve(api), pytest.raises(TrackerError) as caught:
-        index_github(store, "acme/nothing", token=TOKEN, checkpoints=Checkpoints(tmp_path / "c.json"), api_url=api.base_url)
+        index_github(
+            store,
+            "acme/nothing",
+            token=TOKEN,
+            checkpoints=Checkpoints(tmp_path / "c.json"),
+            api_url=api.base_url,
+        )
 
     assert "not found (HTTP 404 on '/repos/acme/nothing')" in str(caught.value)
     assert str(caught.value).startswith("github:127.0.0.1/acme/nothing:")
@@ -232,4 +325,7 @@ def test_github_enterprise_repo_name(store, tmp_path):
     from headstart.indexers.trackers.github import repo_name_for
 
     assert repo_name_for("https://api.github.com", "acme/widgets") == "github.com/acme/widgets"
-    assert repo_name_for("https://ghe.example.com/api/v3", "acme/widgets") == "ghe.example.com/acme/widgets"
+    assert (
+        repo_name_for("https://ghe.example.com/api/v3", "acme/widgets")
+        == "ghe.example.com/acme/widgets"
+    )

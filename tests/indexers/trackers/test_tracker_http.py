@@ -8,7 +8,14 @@ import time
 import pytest
 from tracker_fakes import FakeApi, Reply, serve
 
-from headstart.indexers.trackers.http import Auth, TrackerClient, TrackerError
+from headstart.indexers.trackers.http import (
+    Auth,
+    TrackerAuthError,
+    TrackerClient,
+    TrackerError,
+    TrackerNotFoundError,
+    TrackerUnavailableError,
+)
 
 TOKEN = "ghp_secretvalue1234567890"
 
@@ -40,7 +47,12 @@ def test_retries_502_then_succeeds():
     api = FakeApi()
     sleeps: list[float] = []
     with serve(api):
-        api.add("/thing", Reply(502, {"message": "Bad Gateway"}), Reply(502, {}), Reply(body={"ok": True}))
+        api.add(
+            "/thing",
+            Reply(502, {"message": "Bad Gateway"}),
+            Reply(502, {}),
+            Reply(body={"ok": True}),
+        )
         with client_for(api, sleeps, backoff=0.5) as client:
             assert client.get("thing") == {"ok": True}
 
@@ -52,7 +64,9 @@ def test_secondary_limit_waits_retry_after():
     api = FakeApi()
     sleeps: list[float] = []
     with serve(api):
-        limited = Reply(403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "7"})
+        limited = Reply(
+            403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "7"}
+        )
         api.add("/thing", limited, Reply(body={"ok": True}))
         with client_for(api, sleeps) as client:
             assert client.get("thing") == {"ok": True}
@@ -77,7 +91,11 @@ def test_primary_limit_waits_until_reset():
     sleeps: list[float] = []
     reset = int(time.time()) + 30
     with serve(api):
-        spent = Reply(403, {"message": "API rate limit exceeded"}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        spent = Reply(
+            403,
+            {"message": "API rate limit exceeded"},
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
         api.add("/thing", spent, Reply(body={"ok": True}))
         with client_for(api, sleeps) as client:
             client.get("thing")
@@ -90,7 +108,11 @@ def test_primary_limit_past_max_wait_stops():
     api = FakeApi()
     reset = int(time.time()) + 3600
     with serve(api):
-        spent = Reply(403, {"message": "API rate limit exceeded"}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        spent = Reply(
+            403,
+            {"message": "API rate limit exceeded"},
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+        )
         api.add("/thing", spent)
         with client_for(api, [], max_wait=60) as client, pytest.raises(TrackerError) as caught:
             client.get("thing")
@@ -116,9 +138,8 @@ def test_401_names_fix_not_token(caplog):
 
 def test_404_says_not_found():
     api = FakeApi()
-    with serve(api):
-        with client_for(api, []) as client, pytest.raises(TrackerError) as caught:
-            client.get("repos/acme/missing")
+    with serve(api), client_for(api, []) as client, pytest.raises(TrackerError) as caught:
+        client.get("repos/acme/missing")
 
     assert "not found (HTTP 404 on '/repos/acme/missing')" in str(caught.value)
 
@@ -141,7 +162,9 @@ def test_network_error_names_source(caplog):
         client.get("projects/1")
 
     message = str(caught.value)
-    assert message.startswith("gitlab:gitlab.com/acme/widgets: network error on 'projects/1' after 5 attempts")
+    assert message.startswith(
+        "gitlab:gitlab.com/acme/widgets: network error on 'projects/1' after 5 attempts"
+    )
     assert len(sleeps) == 4
     assert TOKEN not in message
     assert TOKEN not in caplog.text
@@ -155,3 +178,46 @@ def test_non_list_page_is_error():
             list(client.pages("items"))
 
     assert "expected a JSON list" in str(caught.value)
+
+
+def test_secondary_limit_outlasting_retries():
+    api = FakeApi()
+    sleeps: list[float] = []
+    with serve(api):
+        api.add(
+            "/thing",
+            Reply(
+                403, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "2"}
+            ),
+        )
+        with (
+            client_for(api, sleeps, attempts=3) as client,
+            pytest.raises(TrackerUnavailableError) as caught,
+        ):
+            client.get("thing")
+
+    assert str(caught.value).startswith(
+        "github:github.com/acme/widgets: still rate-limited (HTTP 403 on '/thing') after 3 attempts"
+    )
+    assert not isinstance(caught.value, TrackerAuthError)
+    assert sleeps == [2.0, 2.0]
+    assert len(api.seen) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, TrackerAuthError),
+        (403, TrackerAuthError),
+        (404, TrackerNotFoundError),
+        (500, TrackerUnavailableError),
+    ],
+)
+def test_error_classes_by_status(status, error):
+    api = FakeApi()
+    with serve(api):
+        api.add("/thing", Reply(status, {"message": "no"}))
+        with client_for(api, [], attempts=1) as client, pytest.raises(TrackerError) as caught:
+            client.get("thing")
+
+    assert type(caught.value) is error

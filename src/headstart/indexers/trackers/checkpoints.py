@@ -1,4 +1,7 @@
-"""Checkpoints of tracker sources in a JSON file, so the next run fetches only what changed.
+"""Checkpoints of tracker sources, so the next run fetches only what changed.
+
+They live in the store (`StoreCheckpoints`). Earlier versions wrote them to a JSON file in the
+local data directory (`Checkpoints`), which is still read as a fallback.
 
 A checkpoint is written only after the records it covers are stored, so a run that fails
 between the two fetches some items again instead of skipping them.
@@ -13,6 +16,7 @@ import threading
 from pathlib import Path
 
 from headstart.indexers.trackers.http import TrackerError
+from headstart.store import Store
 
 logger = logging.getLogger("headstart.indexers.trackers")
 
@@ -52,5 +56,29 @@ class Checkpoints:
         logger.debug("checkpoint %s = %s", source, value)
 
 
-def default_checkpoints(data_dir: Path) -> Checkpoints:
-    return Checkpoints(data_dir / "trackers" / "checkpoints.json")
+class StoreCheckpoints(Checkpoints):
+    """Checkpoints kept in the store, so any machine's next run continues where the last one stopped.
+
+    A value missing from the store is looked up in the JSON file that earlier versions wrote in
+    the data directory. That file is only read, never written.
+    """
+
+    def __init__(self, store: Store, legacy: Path | None = None) -> None:
+        super().__init__(legacy or Path(os.devnull))
+        self.store = store
+        self._legacy = legacy
+
+    def get(self, source: str) -> str | None:
+        value = self.store.checkpoints.get(source)
+        if value is None and self._legacy is not None and self._legacy.is_file():
+            value = super().get(source)
+        return value
+
+    def set(self, source: str, value: str) -> None:
+        self.store.checkpoints.set(source, value)
+        logger.debug("checkpoint %s = %s", source, value)
+
+
+def default_checkpoints(store: Store, data_dir: Path | None = None) -> StoreCheckpoints:
+    """Checkpoints of `store`, falling back to the JSON file older runs left in `data_dir`."""
+    return StoreCheckpoints(store, data_dir / "trackers" / "checkpoints.json" if data_dir is not None else None)

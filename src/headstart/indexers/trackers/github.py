@@ -15,6 +15,8 @@ import httpx
 from headstart.indexers.messages import find_links
 from headstart.indexers.trackers.checkpoints import Checkpoints
 from headstart.indexers.trackers.http import Auth, TrackerClient, TrackerError
+from headstart.indexers.trackers.links import merge_links
+from headstart.indexers.trackers.timeline import timeline_links
 from headstart.indexers.trackers.writer import Landing, write_records
 from headstart.records import Link, LinkKind, Record, RecordKind, record_id
 from headstart.store import Store
@@ -51,7 +53,7 @@ class TrackerReport:
 def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 def repo_name_for(api_url: str, slug: str) -> str:
@@ -62,7 +64,9 @@ def repo_name_for(api_url: str, slug: str) -> str:
 
 def is_bug(labels: Sequence[str], issue_type: str | None, bug_labels: Sequence[str]) -> bool:
     wanted = {label.lower() for label in bug_labels}
-    return bool(wanted & {label.lower() for label in labels}) or (issue_type or "").lower() in wanted
+    return (
+        bool(wanted & {label.lower() for label in labels}) or (issue_type or "").lower() in wanted
+    )
 
 
 # Records from REST objects (the same shapes in API replies and in dumps of them)
@@ -70,7 +74,11 @@ def is_bug(labels: Sequence[str], issue_type: str | None, bug_labels: Sequence[s
 
 def pull_request_from_rest(repo: str, pull: Mapping[str, Any], files: Sequence[str]) -> Record:
     number = int(pull["number"])
-    state = "merged" if pull.get("merged") or pull.get("merged_at") else str(pull.get("state") or "open")
+    state = (
+        "merged"
+        if pull.get("merged") or pull.get("merged_at")
+        else str(pull.get("state") or "open")
+    )
     labels = [state, *(label["name"] for label in pull.get("labels") or [])]
     body = pull.get("body") or ""
     links = [link for link in find_links(body) if link.kind == LinkKind.FIXES]
@@ -99,7 +107,9 @@ def landing_from_rest(pull: Mapping[str, Any]) -> Landing | None:
     return None
 
 
-def review_comment_from_rest(repo: str, number: int, comment: Mapping[str, Any], review_state: str | None) -> Record:
+def review_comment_from_rest(
+    repo: str, number: int, comment: Mapping[str, Any], review_state: str | None
+) -> Record:
     line = comment.get("line") or comment.get("original_line")
     labels = ["changes_requested"] if review_state == "CHANGES_REQUESTED" else []
     if line:
@@ -121,7 +131,9 @@ def review_comment_from_rest(repo: str, number: int, comment: Mapping[str, Any],
     )
 
 
-def review_from_rest(repo: str, number: int, review: Mapping[str, Any], files: Sequence[str]) -> Record | None:
+def review_from_rest(
+    repo: str, number: int, review: Mapping[str, Any], files: Sequence[str]
+) -> Record | None:
     """Build a record from a review that requested changes with a summary, else return None.
 
     Other reviews carry no text about a file, so they are left out.
@@ -145,10 +157,18 @@ def review_from_rest(repo: str, number: int, review: Mapping[str, Any], files: S
     )
 
 
-def bug_from_rest(repo: str, issue: Mapping[str, Any], closers: Sequence[str] = ()) -> Record:
-    """Build a bug record from an issue; `closers` are the shas of its `closed` events."""
+def bug_from_rest(
+    repo: str, issue: Mapping[str, Any], closers: Sequence[str] = (), links: Sequence[Link] = ()
+) -> Record:
+    """Build a bug record from an issue; `closers` are shas that closed it, `links` more fixed_by links."""
     number = int(issue["number"])
-    labels = [str(issue.get("state") or "open"), *(label["name"] if isinstance(label, dict) else str(label) for label in issue.get("labels") or [])]
+    labels = [
+        str(issue.get("state") or "open"),
+        *(
+            label["name"] if isinstance(label, dict) else str(label)
+            for label in issue.get("labels") or []
+        ),
+    ]
     if issue.get("state_reason") == "not_planned":
         labels.append("not_planned")
     return Record(
@@ -162,7 +182,9 @@ def bug_from_rest(repo: str, issue: Mapping[str, Any], closers: Sequence[str] = 
         authors=[_login(issue.get("user"))],
         created_at=parse_time(issue["created_at"]),
         url=issue.get("html_url"),
-        links=[Link(kind=LinkKind.FIXED_BY, target=f"commit:{sha}") for sha in closers],
+        links=merge_links(
+            [Link(kind=LinkKind.FIXED_BY, target=f"commit:{sha}") for sha in closers], list(links)
+        ),
         labels=labels,
     )
 
@@ -172,7 +194,10 @@ def _login(user: Mapping[str, Any] | None) -> str:
 
 
 def _label_names(item: Mapping[str, Any]) -> list[str]:
-    return [label["name"] if isinstance(label, dict) else str(label) for label in item.get("labels") or []]
+    return [
+        label["name"] if isinstance(label, dict) else str(label)
+        for label in item.get("labels") or []
+    ]
 
 
 # The API run
@@ -191,13 +216,15 @@ def index_github(
     sleep: Callable[[float], None] | None = None,
     backoff: float = 1.0,
 ) -> TrackerReport:
-    """Fetch pull requests (with files and reviews) and bugs updated since the last run.
+    """Fetch pull requests (with files and reviews) and bugs (with their timelines) updated since the last run.
 
     Issues are listed oldest update first with `since`, so the checkpoint can move after each
     page is stored: a run that fails keeps every page stored before the failure.
     """
     if not _SLUG.match(slug):
-        raise TrackerError(f"--github {slug!r} is not owner/name; pass it like `--github pallets/click`")
+        raise TrackerError(
+            f"--github {slug!r} is not owner/name; pass it like `--github pallets/click`"
+        )
     repo = repo_name or repo_name_for(api_url, slug)
     source = f"github:{repo}"
     report = TrackerReport(source=source, repo=repo)
@@ -211,7 +238,12 @@ def index_github(
     with TrackerClient(source, api_url, auth, token_help=TOKEN_HELP, **options) as client:
         try:
             client.get(f"repos/{slug}")
-            params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc", "per_page": 100}
+            params: dict[str, Any] = {
+                "state": "all",
+                "sort": "updated",
+                "direction": "asc",
+                "per_page": 100,
+            }
             if since:
                 params["since"] = since
             for page in client.pages(f"repos/{slug}/issues", params):
@@ -221,8 +253,12 @@ def index_github(
                     for item in page:
                         if "pull_request" in item:
                             records += _pull_request_records(client, slug, repo, item, landings)
-                        elif is_bug(_label_names(item), (item.get("type") or {}).get("name"), bug_labels):
-                            records.append(bug_from_rest(repo, item, _closing_commits(client, slug, item)))
+                        elif is_bug(
+                            _label_names(item), (item.get("type") or {}).get("name"), bug_labels
+                        ):
+                            records.append(
+                                bug_from_rest(repo, item, links=_timeline_links(client, slug, item))
+                            )
                 except TrackerError:
                     # Keep the items of this page read before the failure; the checkpoint stays put.
                     write_records(store, repo, records, landings=landings)
@@ -236,16 +272,30 @@ def index_github(
             report.requests = client.requests
             if report.pull_requests or report.bugs:
                 store.refresh_indexes()
-    logger.info("%s: %d pull requests, %d review comments, %d bugs", source, report.pull_requests, report.review_comments, report.bugs)
+    logger.info(
+        "%s: %d pull requests, %d review comments, %d bugs",
+        source,
+        report.pull_requests,
+        report.review_comments,
+        report.bugs,
+    )
     return report
 
 
 def _pull_request_records(
-    client: TrackerClient, slug: str, repo: str, item: Mapping[str, Any], landings: dict[str, Landing]
+    client: TrackerClient,
+    slug: str,
+    repo: str,
+    item: Mapping[str, Any],
+    landings: dict[str, Landing],
 ) -> list[Record]:
     number = int(item["number"])
     pull = client.get(f"repos/{slug}/pulls/{number}")
-    files = [entry["filename"] for page in client.pages(f"repos/{slug}/pulls/{number}/files", {"per_page": 100}) for entry in page]
+    files = [
+        entry["filename"]
+        for page in client.pages(f"repos/{slug}/pulls/{number}/files", {"per_page": 100})
+        for entry in page
+    ]
     record = pull_request_from_rest(repo, pull, files)
     landing = landing_from_rest(pull)
     if landing is not None:
@@ -261,14 +311,21 @@ def _pull_request_records(
                 records.append(summary)
     for page in client.pages(f"repos/{slug}/pulls/{number}/comments", {"per_page": 100}):
         for comment in page:
-            records.append(review_comment_from_rest(repo, number, comment, states.get(comment.get("pull_request_review_id"))))
+            records.append(
+                review_comment_from_rest(
+                    repo, number, comment, states.get(comment.get("pull_request_review_id"))
+                )
+            )
     return records
 
 
-def _closing_commits(client: TrackerClient, slug: str, issue: Mapping[str, Any]) -> list[str]:
-    if issue.get("state") != "closed":
-        return []
-    shas: list[str] = []
-    for page in client.pages(f"repos/{slug}/issues/{issue['number']}/events", {"per_page": 100}):
-        shas += [event["commit_id"] for event in page if event.get("event") == "closed" and event.get("commit_id")]
-    return shas
+def _timeline_links(client: TrackerClient, slug: str, issue: Mapping[str, Any]) -> list[Link]:
+    """Read a bug's timeline, one request per 100 events, for its closing commit and cross-references."""
+    events = [
+        event
+        for page in client.pages(
+            f"repos/{slug}/issues/{issue['number']}/timeline", {"per_page": 100}
+        )
+        for event in page
+    ]
+    return timeline_links(slug, issue, events)

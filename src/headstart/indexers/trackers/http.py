@@ -10,8 +10,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 
 import httpx
 
@@ -27,7 +27,25 @@ MAX_WAIT_SECONDS = 900.0
 
 
 class TrackerError(HeadstartError):
-    """A tracker API or export could not be read; the message names the source and the fix."""
+    """A tracker API or export could not be read; the message names the source and the fix.
+
+    TrackerError
+     ├── TrackerNotFoundError     the tracker has no such project (HTTP 404)
+     ├── TrackerAuthError         the tracker rejected the token or its scopes (HTTP 401, 403)
+     └── TrackerUnavailableError  network errors, 5xx replies or rate limits outlasted the retries
+    """
+
+
+class TrackerNotFoundError(TrackerError):
+    """The tracker has no project of that name, or the token cannot see it."""
+
+
+class TrackerAuthError(TrackerError):
+    """The tracker rejected the token, or the token lacks a scope."""
+
+
+class TrackerUnavailableError(TrackerError):
+    """The tracker could not be reached, failed, or rate-limited the run past what a retry waits for."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,7 @@ class TrackerClient:
         max_wait: float = MAX_WAIT_SECONDS,
         backoff: float = 1.0,
         timeout: float = 30.0,
+        attempts: int = MAX_ATTEMPTS,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": "headstart"}
         if auth is not None:
@@ -62,15 +81,19 @@ class TrackerClient:
         self.sleep = sleep
         self.max_wait = max_wait
         self.backoff = backoff
+        self.attempts = attempts
         self.requests = 0
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> TrackerClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,18 +123,20 @@ class TrackerClient:
     def _request(self, url: str, params: Mapping[str, Any] | None) -> httpx.Response:
         # Absolute next-page URLs arrive from Link headers; relative paths join the base URL.
         url = url.lstrip("/") if not url.startswith(("http://", "https://")) else url
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             self.requests += 1
             try:
                 response = self._client.get(url, params=params)
             except httpx.TransportError as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise TrackerError(
+                if attempt == self.attempts:
+                    raise TrackerUnavailableError(
                         f"{self.source}: network error on {_strip_query(url)!r} after {attempt} attempts "
                         f"({type(exc).__name__}); check the network and the base URL, then run again "
                         "(the run resumes from the last checkpoint)"
                     ) from exc
-                self._wait(self.backoff * 2 ** (attempt - 1), f"network error ({type(exc).__name__})", url)
+                self._wait(
+                    self.backoff * 2 ** (attempt - 1), f"network error ({type(exc).__name__})", url
+                )
                 continue
 
             if response.status_code < 400:
@@ -119,7 +144,15 @@ class TrackerClient:
             wait = self._retry_wait(response, attempt)
             if wait is None:
                 raise self._error(response)
+            if attempt == self.attempts:
+                break  # no wait after the last attempt
             self._wait(wait, f"HTTP {response.status_code}", url)
+        if response.status_code in (403, 429):
+            # Still rate-limited after every retry: no token problem, so no TrackerAuthError.
+            raise TrackerUnavailableError(
+                f"{self.source}: still rate-limited (HTTP {response.status_code} on {_path(response.request.url)!r}) "
+                f"after {self.attempts} attempts; run again later: the run resumes from the last checkpoint"
+            )
         raise self._error(response)
 
     def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
@@ -138,15 +171,15 @@ class TrackerClient:
             if status == 429 or "secondary rate limit" in response.text.lower():
                 return 60.0 * 2 ** (attempt - 1) * self.backoff
             return None
-        if status >= 500 and attempt < MAX_ATTEMPTS:
+        if status >= 500 and attempt < self.attempts:
             return self.backoff * 2 ** (attempt - 1)
         return None
 
     def _until_reset(self, reset: str, response: httpx.Response) -> float:
         wait = max(_seconds(reset, 0.0) - time.time(), 0.0) + 1.0
         if wait > self.max_wait:
-            at = datetime.fromtimestamp(_seconds(reset, 0.0), timezone.utc)
-            raise TrackerError(
+            at = datetime.fromtimestamp(_seconds(reset, 0.0), UTC)
+            raise TrackerUnavailableError(
                 f"{self.source}: the API rate limit is used up until {at:%Y-%m-%d %H:%M} UTC "
                 f"({_path(response.request.url)!r}); run again after that time: everything fetched "
                 "so far is stored and the run resumes from the last checkpoint"
@@ -155,29 +188,33 @@ class TrackerClient:
 
     def _wait(self, seconds: float, reason: str, url: str) -> None:
         if seconds > self.max_wait:
-            raise TrackerError(
+            raise TrackerUnavailableError(
                 f"{self.source}: asked to wait {seconds:.0f}s ({reason}) on {_strip_query(url)!r}; "
                 "run again later: the run resumes from the last checkpoint"
             )
-        logger.warning("%s: %s on %s; retrying in %.1fs", self.source, reason, _strip_query(url), seconds)
+        logger.warning(
+            "%s: %s on %s; retrying in %.1fs", self.source, reason, _strip_query(url), seconds
+        )
         self.sleep(seconds)
 
     def _error(self, response: httpx.Response) -> TrackerError:
         status = response.status_code
         where = _path(response.request.url)
         if status == 401:
-            return TrackerError(f"{self.source}: the token was rejected (HTTP 401 on {where!r}); {self.token_help}")
+            return TrackerAuthError(
+                f"{self.source}: the token was rejected (HTTP 401 on {where!r}); {self.token_help}"
+            )
         if status == 403:
-            return TrackerError(
+            return TrackerAuthError(
                 f"{self.source}: access denied (HTTP 403 on {where!r}); the token lacks a scope "
                 f"or access to this project; {self.token_help}"
             )
         if status == 404:
-            return TrackerError(
+            return TrackerNotFoundError(
                 f"{self.source}: not found (HTTP 404 on {where!r}); check the owner/name spelling, "
                 f"and for a private repository that the token can read it; {self.token_help}"
             )
-        return TrackerError(
+        return TrackerUnavailableError(
             f"{self.source}: HTTP {status} on {where!r} after retries; run again later: "
             "the run resumes from the last checkpoint"
         )

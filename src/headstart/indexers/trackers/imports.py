@@ -7,6 +7,7 @@ valid ones are imported.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
@@ -35,7 +36,9 @@ from headstart.store import Store
 logger = logging.getLogger("headstart.indexers.trackers")
 
 _WEB_URL = re.compile(r"^https?://(?P<host>[^/]+)/(?P<slug>[^/]+/[^/]+)/(?:pull|issues)/\d+")
-_API_URL = re.compile(r"^https?://(?P<host>[^/]+)/(?:api/v3/)?repos/(?P<slug>[^/]+/[^/]+)/(?:pulls|issues)/(?P<number>\d+)")
+_API_URL = re.compile(
+    r"^https?://(?P<host>[^/]+)/(?:api/v3/)?repos/(?P<slug>[^/]+/[^/]+)/(?:pulls|issues)/(?P<number>\d+)"
+)
 
 
 @dataclass
@@ -54,6 +57,18 @@ class _Batch:
     landings: dict[str, Landing] = field(default_factory=dict)
 
 
+@dataclass
+class ExportContents:
+    """The records an export file holds, by repository, read but not yet stored."""
+
+    report: ImportReport
+    batches: dict[str, _Batch] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return sum(len(batch.records) for batch in self.batches.values())
+
+
 def import_file(
     store: Store,
     path: Path,
@@ -62,14 +77,33 @@ def import_file(
     bug_labels: Sequence[str] = DEFAULT_BUG_LABELS,
 ) -> ImportReport:
     """Read an export file into the store; `repo` names the repository when the file does not."""
-    if not path.is_file():
-        raise TrackerError(f"import file {str(path)!r} does not exist; pass the file `gh` or Jira wrote")
-    report = ImportReport(path=str(path))
+    return write_export(store, read_export(path, repo=repo, bug_labels=bug_labels))
 
-    if path.suffix.lower() == ".csv":
-        items = jira_csv_items(path, report.errors)
-    else:
-        items = _json_items(path.read_text(encoding="utf-8-sig"), report.errors)
+
+def read_export(
+    path: Path,
+    *,
+    repo: str | None = None,
+    bug_labels: Sequence[str] = DEFAULT_BUG_LABELS,
+    name: str | None = None,
+) -> ExportContents:
+    """Parse an export file into records; `name` labels it in the report in place of its path."""
+    if not path.is_file():
+        raise TrackerError(
+            f"import file {str(path)!r} does not exist; pass the file `gh` or Jira wrote"
+        )
+    report = ImportReport(path=name or str(path))
+
+    try:
+        if path.suffix.lower() == ".csv":
+            items = jira_csv_items(path, report.errors)
+        else:
+            items = _json_items(path.read_text(encoding="utf-8-sig"), report.errors)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise TrackerError(
+            f"import file {report.path!r} is not a UTF-8 JSON or CSV export ({exc}); "
+            "pass the file `gh`, `gh api` or Jira wrote, unchanged"
+        ) from exc
 
     # Review states first: a dump of review comments needs them to mark changes requested.
     states = {item["id"]: item.get("state") for _, item in items if _shape(item) == "rest_review"}
@@ -87,7 +121,13 @@ def import_file(
         batch.records += records
         if landing is not None:
             batch.landings[records[0].key] = landing
+    return ExportContents(report=report, batches=batches)
 
+
+def write_export(store: Store, contents: ExportContents) -> ImportReport:
+    """Store the records `read_export` found, and count them by kind in the report."""
+    report = contents.report
+    batches = contents.batches
     for target_repo, batch in batches.items():
         write_records(store, target_repo, batch.records, landings=batch.landings)
         report.repos.add(target_repo)
@@ -96,7 +136,12 @@ def import_file(
     if batches:
         store.refresh_indexes()
     if report.errors:
-        logger.warning("%s: skipped %d unreadable records; the first: %s", path, len(report.errors), report.errors[0])
+        logger.warning(
+            "%s: skipped %d unreadable records; the first: %s",
+            report.path,
+            len(report.errors),
+            report.errors[0],
+        )
     return report
 
 
@@ -131,7 +176,9 @@ def _json_items(text: str, errors: list[str]) -> list[tuple[str, dict[str, Any]]
             if isinstance(item, dict):
                 items.append((f"record {number}", item))
             else:
-                errors.append(f"record {number}: expected a JSON object, found {type(item).__name__}; record skipped")
+                errors.append(
+                    f"record {number}: expected a JSON object, found {type(item).__name__}; record skipped"
+                )
     return items
 
 
@@ -172,14 +219,18 @@ def _convert(
         raise ValueError(f"unknown record shape (fields: {', '.join(sorted(item)[:8])})")
     if shape == "jira":
         if repo is None:
-            raise ValueError("a Jira issue does not name its repository; pass --repo host/owner/name")
+            raise ValueError(
+                "a Jira issue does not name its repository; pass --repo host/owner/name (`repo` over HTTP)"
+            )
         if not is_jira_bug(item, bug_labels):
             return None
         return repo, [jira_record(repo, item)], None
     if shape == "rest_review":
         return None  # used only for the states of review comments
 
-    target = repo or _repo_from_url(str(item.get("html_url") or item.get("pull_request_url") or item.get("url") or ""))
+    target = repo or _repo_from_url(
+        str(item.get("html_url") or item.get("pull_request_url") or item.get("url") or "")
+    )
     if shape == "gh_pull":
         return target, gh_pull_records(target, item), _gh_landing(item)
     if shape == "gh_issue":
@@ -188,7 +239,15 @@ def _convert(
         return target, [gh_issue_record(target, item)], None
     if shape == "rest_review_comment":
         number = int(_API_URL.match(item["pull_request_url"])["number"])
-        return target, [review_comment_from_rest(target, number, item, states.get(item.get("pull_request_review_id")))], None
+        return (
+            target,
+            [
+                review_comment_from_rest(
+                    target, number, item, states.get(item.get("pull_request_review_id"))
+                )
+            ],
+            None,
+        )
     if shape == "rest_pull":
         pull = dict(item)
         # Pull requests in an issue listing carry their merge time under `pull_request`.
@@ -202,7 +261,9 @@ def _convert(
 def _repo_from_url(url: str) -> str:
     match = _WEB_URL.match(url) or _API_URL.match(url)
     if match is None:
-        raise ValueError(f"cannot tell the repository from url {url!r}; pass --repo host/owner/name")
+        raise ValueError(
+            f"cannot tell the repository from url {url!r}; pass --repo host/owner/name (`repo` over HTTP)"
+        )
     host = match["host"].lower()
     return f"{'github.com' if host == 'api.github.com' else host}/{match['slug']}"
 
@@ -219,7 +280,9 @@ def _created(item: Mapping[str, Any]) -> Any:
     for name in ("createdAt", "mergedAt", "closedAt", "updatedAt"):
         if item.get(name):
             return parse_time(item[name])
-    raise ValueError("no createdAt, mergedAt, closedAt or updatedAt; add createdAt to the --json fields")
+    raise ValueError(
+        "no createdAt, mergedAt, closedAt or updatedAt; add createdAt to the --json fields"
+    )
 
 
 def _numbers(references: Any) -> list[int]:
@@ -234,8 +297,13 @@ def gh_pull_records(repo: str, item: Mapping[str, Any]) -> list[Record]:
     files = [entry["path"] for entry in item.get("files") or []]
     body = item.get("body") or ""
 
-    links = [Link(kind=LinkKind.FIXES, target=f"issue:#{issue}") for issue in _numbers(item.get("closingIssuesReferences"))]
-    links += [link for link in find_links(body) if link.kind == LinkKind.FIXES and link not in links]
+    links = [
+        Link(kind=LinkKind.FIXES, target=f"issue:#{issue}")
+        for issue in _numbers(item.get("closingIssuesReferences"))
+    ]
+    links += [
+        link for link in find_links(body) if link.kind == LinkKind.FIXES and link not in links
+    ]
     merge = (item.get("mergeCommit") or {}).get("oid")
     if state == "merged" and merge:
         links.insert(0, Link(kind=LinkKind.MERGED_AS, target=f"commit:{merge}"))
@@ -299,6 +367,8 @@ def gh_issue_record(repo: str, item: Mapping[str, Any]) -> Record:
         authors=[_login(item.get("author"))],
         created_at=_created(item),
         url=item.get("url"),
-        links=[Link(kind=LinkKind.FIXED_BY, target=f"pull_request:#{closer}") for closer in closers],
+        links=[
+            Link(kind=LinkKind.FIXED_BY, target=f"pull_request:#{closer}") for closer in closers
+        ],
         labels=labels,
     )
