@@ -15,16 +15,16 @@ from pathlib import Path
 from headstart.config import Settings
 from headstart.context.brief import build_brief
 from headstart.context.guardrails import check_change
-from headstart.context.models import CheckResult
-from headstart.context.signals import Thresholds
 from headstart.context.history import HistoryCache
 from headstart.context.lookup import file_history, search_history
-from headstart.context.models import Brief, HistoryPage
+from headstart.context.models import Brief, CheckResult, HistoryPage
+from headstart.context.signals import Thresholds
 from headstart.errors import IndexNotFoundError, InputError, NotARepositoryError
 from headstart.indexers.freshness import check_freshness
 from headstart.indexers.pipeline import index_repository
 from headstart.records import Freshness
 from headstart.store import Embedder, Store
+from headstart.store.leases import LeaseHeldError
 
 logger = logging.getLogger("headstart.service")
 
@@ -33,18 +33,21 @@ logger = logging.getLogger("headstart.service")
 AUTO_REFRESH_LIMIT = 200
 
 
+def open_store(settings: Settings) -> Store:
+    """Open the store the settings name, with their object-storage options; make the default folder."""
+    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.embed_batch_size)
+    if settings.db is None:
+        Path(settings.store_uri).mkdir(parents=True, exist_ok=True)
+    return Store(settings.store_uri, embedder, storage_options=settings.store_options)
+
+
 class Headstart:
     """Briefs, history search and file history over one store."""
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        if store is None:
-            embedder = Embedder(settings.model, device=settings.device, batch_size=settings.embed_batch_size)
-            if settings.db is None:
-                Path(settings.store_uri).mkdir(parents=True, exist_ok=True)
-            store = Store(settings.store_uri, embedder)
-        self.store = store
-        self.cache = HistoryCache(store)
+        self.store = store if store is not None else open_store(settings)
+        self.cache = HistoryCache(self.store)
         self._refresh_lock = threading.Lock()
 
     def resolve_repo(self, repo: str | None) -> tuple[str, Path | None]:
@@ -56,10 +59,7 @@ class Headstart:
                     return state.repo, Path(state.path)
             candidate = Path(repo).expanduser()
             if candidate.exists():
-                try:
-                    name, _ = check_freshness(self.store, candidate)
-                except NotARepositoryError:
-                    raise
+                name, _ = check_freshness(self.store, candidate)
                 return name, candidate
             known = ", ".join(repr(state.repo) for state in states) or "none yet"
             raise InputError(
@@ -88,10 +88,17 @@ class Headstart:
         if not freshness.stale or not refresh:
             return freshness
         if freshness.rewritten or freshness.behind <= AUTO_REFRESH_LIMIT:
-            with self._refresh_lock:
-                report = index_repository(
-                    self.store, path, max_files_per_commit=self.settings.max_files_per_commit
-                )
+            try:
+                with self._refresh_lock:
+                    report = index_repository(
+                        self.store, path, max_files_per_commit=self.settings.max_files_per_commit
+                    )
+            except LeaseHeldError as exc:
+                # Another job is writing this repository right now; a brief from the index as it
+                # stands beats an error, and the freshness note says why it may lag.
+                logger.info("not catching up %s: %s", name, exc)
+                freshness.message = f"{freshness.message}; another index job is running, so it was not caught up ({exc})"
+                return freshness
             logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
             _, caught_up = check_freshness(self.store, path)
             caught_up.message = (

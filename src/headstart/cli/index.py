@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -15,14 +18,23 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from headstart.cli.app import app
-from headstart.cli.common import DbOption, ModelOption, VerboseOption, open_store, setup
+from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
+from headstart.config import RepositorySource, Settings, default_config_file
+from headstart.errors import HeadstartError, InputError
 from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
+from headstart.indexers.trackers.github import TrackerReport
 from headstart.indexers.trackers.imports import ImportReport
 from headstart.indexers.trackers.run import run_trackers
+from headstart.service import open_store
+from headstart.store import LeaseHeldError, Store
 
+logger = logging.getLogger("headstart.cli.index")
 stderr = Console(stderr=True)
+FAILED = "failed"
+BUSY = "busy"
 
 
 @app.command()
@@ -41,15 +53,34 @@ def index(
     bug_labels: list[str] = typer.Option([], "--bug-label", help="Issue label (or Jira issue type) that marks a bug; repeatable [default: bug]."),
     repo: str | None = typer.Option(None, "--repo", help="Repository name for imported records, as the git index names it (github.com/owner/name); needed for Jira."),
     api_url: str | None = typer.Option(None, "--api-url", help="API base URL for GitHub Enterprise (https://HOST/api/v3) or a self-managed GitLab (https://HOST)."),
+    all_sources: bool = typer.Option(False, "--all", help="Index every repository and tracker listed as [[repositories]] in the config file, then print a summary."),
     db: str | None = DbOption,
     model: str | None = ModelOption,
     verbose: int = VerboseOption,
 ) -> None:
     """Index a repository's commits and pull requests, or a tracker's pull requests, reviews and bugs.
 
-    Example: headstart index ~/src/project --dry-run; headstart index --github pallets/click
+    Example: headstart index ~/src/project --dry-run; headstart index --github pallets/click;
+    headstart index --all
     """
     settings = setup(db, model, verbose)
+    if all_sources:
+        if github or gitlab or imports or until or repo or dry_run or path != Path("."):
+            raise InputError(
+                "--all indexes what the config file lists; give no PATH, --github, --gitlab, --import, "
+                "--repo, --until or --dry-run with it"
+            )
+        if not settings.repositories:
+            raise InputError(
+                f"--all found no [[repositories]] in the config file {str(default_config_file())!r}; add entries like "
+                '`[[repositories]]` with `path = "/srv/git/api"` and optionally `github = "owner/name"`'
+            )
+        outcomes = index_all(open_store(settings), settings, workers=workers, batch_size=batch_size)
+        _print_summary(outcomes)
+        if any(outcome.status == FAILED for outcome in outcomes):
+            raise typer.Exit(1)
+        return
+
     store = open_store(settings)
 
     if github or gitlab or imports:
@@ -99,10 +130,112 @@ def index(
             batch_size=batch_size,
             max_files_per_commit=settings.max_files_per_commit,
             on_progress=on_progress,
+            lease_seconds=settings.index_lease_seconds,
         )
     finally:
         progress.stop()
     _print_report(report)
+
+
+@dataclass
+class Outcome:
+    """The result of `index --all` for one `[[repositories]]` entry."""
+
+    label: str
+    repo: str = ""
+    status: str = "ok"
+    commits: int = 0
+    pull_requests: int = 0
+    tracker_records: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+
+def index_all(store: Store, settings: Settings, *, workers: int = 0, batch_size: int = BATCH_SIZE) -> list[Outcome]:
+    """Index each configured repository and tracker in turn; a failure is recorded and the next one runs.
+
+    An entry another job is indexing right now is reported busy, not failed: that job covers it.
+    """
+    outcomes = []
+    for number, source in enumerate(settings.repositories, start=1):
+        stderr.print(f"[{number}/{len(settings.repositories)}] {source.label}", markup=False, highlight=False)
+        outcome = Outcome(label=source.label)
+        started = time.perf_counter()
+        try:
+            _index_source(store, settings, source, outcome, workers=workers, batch_size=batch_size)
+        except LeaseHeldError as exc:
+            logger.info("skipped %s: %s", source.label, exc)
+            outcome.status, outcome.message = BUSY, str(exc)
+        except HeadstartError as exc:
+            logger.warning("indexing %s failed: %s", source.label, exc)
+            outcome.status, outcome.message = FAILED, str(exc)
+        except Exception as exc:
+            # Whatever went wrong, one broken repository must not stop the others.
+            logger.exception("indexing %s failed", source.label)
+            outcome.status, outcome.message = FAILED, f"{type(exc).__name__}: {exc}"
+        outcome.seconds = time.perf_counter() - started
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _index_source(
+    store: Store, settings: Settings, source: RepositorySource, outcome: Outcome, *, workers: int, batch_size: int
+) -> None:
+    if source.path is not None:
+        report = index_repository(
+            store,
+            source.path,
+            until=source.until,
+            workers=workers,
+            batch_size=batch_size,
+            max_files_per_commit=settings.max_files_per_commit,
+            lease_seconds=settings.index_lease_seconds,
+        )
+        outcome.repo = report.plan.repo
+        outcome.commits = report.commits_written
+        outcome.pull_requests = report.pull_requests_written
+        if report.plan.head is None:
+            outcome.message = "no commits yet"
+    if source.github or source.gitlab:
+        reports = run_trackers(
+            store,
+            settings.data_dir,
+            github=source.github,
+            gitlab=source.gitlab,
+            bug_labels=source.bug_labels,
+            repo=source.repo,
+            api_url=source.api_url,
+        )
+        for tracker_report in reports:
+            if isinstance(tracker_report, TrackerReport):
+                outcome.repo = outcome.repo or tracker_report.repo
+                outcome.tracker_records += tracker_report.pull_requests + tracker_report.review_comments + tracker_report.bugs
+
+
+def _print_summary(outcomes: list[Outcome]) -> None:
+    """Print one row per entry, then the message of each entry that did not finish, then the totals."""
+    table = Table(title="headstart index --all", title_justify="left")
+    for column in ("source", "repository", "result", "commits", "pull requests", "tracker records", "seconds"):
+        table.add_column(column, justify="left" if column in {"source", "repository", "result"} else "right")
+    for outcome in outcomes:
+        table.add_row(
+            outcome.label,
+            outcome.repo,
+            outcome.status,
+            str(outcome.commits),
+            str(outcome.pull_requests),
+            str(outcome.tracker_records),
+            f"{outcome.seconds:.1f}",
+        )
+    console = Console()
+    # Not a terminal (a scheduler's log): one line per row, however long the paths are.
+    (console if console.is_terminal else Console(width=10_000)).print(table, markup=False, highlight=False)
+    for outcome in outcomes:
+        if outcome.message:
+            typer.echo(f"{outcome.label}: {outcome.status}: {outcome.message}")
+    failed = sum(outcome.status == FAILED for outcome in outcomes)
+    busy = sum(outcome.status == BUSY for outcome in outcomes)
+    typer.echo(f"{len(outcomes) - failed - busy} indexed, {busy} busy, {failed} failed.")
 
 
 def _print_report(report: IndexReport) -> None:

@@ -19,8 +19,11 @@ from headstart.indexers.redaction import redact_record
 from headstart.indexers.repository import OpenRepository, open_repository
 from headstart.indexers.standards import standard_records
 from headstart.indexers.walk import read_commits
+from headstart.memory import release_free_memory
+from headstart.metrics import RECORDS_INDEXED
 from headstart.records import Link, LinkKind, Record, RecordKind, is_fix_commit, is_revert_commit
 from headstart.store import RepositoryState, Store
+from headstart.store.leases import LEASE_SECONDS, Lease
 from headstart.store.stats import CommitFacts
 
 logger = logging.getLogger("headstart.indexers")
@@ -118,20 +121,63 @@ def index_repository(
     batch_size: int = BATCH_SIZE,
     max_files_per_commit: int = 30,
     on_progress: ProgressCallback | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+    lease_wait: float = 0.0,
 ) -> IndexReport:
     """Index the history of the repository at `path` up to `until` (default: HEAD).
 
     Only commits the store lacks are read. Commits the store holds that are no longer
     reachable (a force-push, a rebase, an earlier `until`) are removed with the pull requests
     they landed. Each batch is written whole, so a killed run resumes where it stopped.
+
+    One job at a time writes a repository: the run holds the repository's lease in the store,
+    renewing it every batch, and raises LeaseHeldError when another live job holds it after
+    `lease_wait` seconds.
     """
     started = time.perf_counter()
     opened = open_repository(path, until)
-    plan = plan_index(store, opened, estimate=dry_run)
-    report = IndexReport(plan=plan, dry_run=dry_run)
     if dry_run or opened.head is None:
-        return report
+        return IndexReport(plan=plan_index(store, opened, estimate=dry_run), dry_run=dry_run)
 
+    # Planned under the lease, so a job that waited for another one sees what that one wrote.
+    with store.leases.acquire(f"index:{opened.name}", lease_seconds, wait=lease_wait) as lease:
+        report = _write_index(
+            store,
+            opened,
+            lease,
+            until=until,
+            renames=renames,
+            workers=workers,
+            batch_size=batch_size,
+            max_files_per_commit=max_files_per_commit,
+            on_progress=on_progress,
+        )
+    report.seconds = time.perf_counter() - started
+    logger.info(
+        "indexed %s: %d commits, %d pull requests in %.1fs",
+        opened.name,
+        report.commits_written,
+        report.pull_requests_written,
+        report.seconds,
+    )
+    return report
+
+
+def _write_index(
+    store: Store,
+    opened: OpenRepository,
+    lease: Lease,
+    *,
+    until: str | None,
+    renames: bool,
+    workers: int,
+    batch_size: int,
+    max_files_per_commit: int,
+    on_progress: ProgressCallback | None,
+) -> IndexReport:
+    """Bring the store up to the repository's head; the caller holds the repository's lease."""
+    plan = plan_index(store, opened, estimate=False)
+    report = IndexReport(plan=plan)
     if plan.stale_commits:
         report.records_deleted = _remove_stale(store, opened.name, plan.stale_commits)
 
@@ -149,6 +195,8 @@ def index_repository(
         for batch in _batches(commits, batch_size):
             records = _with_pull_requests(opened.repo, batch)
             store.embed_and_upsert([redact_record(record) for record in records])
+            release_free_memory()
+            RECORDS_INDEXED.inc(len(records))
             done += len(batch)
             if stats_in_step:
                 store.stats.apply(
@@ -156,11 +204,13 @@ def index_repository(
                 )
             report.commits_written += len(batch)
             report.pull_requests_written += sum(record.kind == RecordKind.PULL_REQUEST for record in records)
+            lease.renew()
             if on_progress:
                 on_progress(done, total)
 
     if not stats_in_step:
         rebuild_stats(store, opened.name, max_files_per_commit)
+        lease.renew()
     state = store.repository_state(opened.name)
     changed = report.commits_written or report.records_deleted
     head_moved = state is None or state.head != plan.head or state.revision != (until or "HEAD")
@@ -184,14 +234,6 @@ def index_repository(
                 indexed_at=datetime.now(timezone.utc),
             )
         )
-    report.seconds = time.perf_counter() - started
-    logger.info(
-        "indexed %s: %d commits, %d pull requests in %.1fs",
-        opened.name,
-        report.commits_written,
-        report.pull_requests_written,
-        report.seconds,
-    )
     return report
 
 

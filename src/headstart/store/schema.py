@@ -22,7 +22,8 @@ def records_schema(model: str, dimension: int) -> pa.Schema:
     """Schema of the records table; the embedding model's name and size travel with it."""
     return pa.schema(
         [
-            ("id", pa.string()),
+            # Not nullable, because it is the table's primary key (see headstart.store.tables).
+            pa.field("id", pa.string(), nullable=False),
             ("repo", pa.string()),
             ("kind", pa.string()),
             ("key", pa.string()),
@@ -50,7 +51,7 @@ HEAD_FILES_SCHEMA = pa.schema([("repo", pa.string()), ("path", pa.string())])
 
 REPOSITORIES_SCHEMA = pa.schema(
     [
-        ("repo", pa.string()),
+        pa.field("repo", pa.string(), nullable=False),
         ("path", pa.string()),
         ("head", pa.string()),
         ("revision", pa.string()),

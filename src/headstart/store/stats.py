@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from headstart.store import filters
+from headstart.store.tables import open_table
 
 FILE_STATS_TABLE = "file_stats"
 CO_CHANGES_TABLE = "co_changes"
@@ -49,7 +50,10 @@ CO_CHANGES_SCHEMA = pa.schema(
         ("shas", pa.list_(pa.string())),
     ]
 )
-MARKER_SCHEMA = pa.schema([("repo", pa.string()), ("commits", pa.int64())])
+MARKER_SCHEMA = pa.schema([pa.field("repo", pa.string(), nullable=False), ("commits", pa.int64())])
+# Tables keyed by one column get it as their primary key; the others are written per repository
+# only by the job holding that repository's lease.
+_KEYS = {STATS_MARKER_TABLE: "repo"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class StatsTables:
     def _table(self, name: str, schema: pa.Schema) -> Any:
         table = self._tables.get(name)
         if table is None:
-            table = self._db.create_table(name, schema=schema, exist_ok=True)
+            table = self._write(lambda: open_table(self._db, name, schema, key=_KEYS.get(name)))
             self._tables[name] = table
         return table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,8 +21,9 @@ from lancedb.rerankers import RRFReranker  # noqa: E402
 from headstart.errors import StoreError
 from headstart.records import INVERSE_LINKS, Link, LinkKind, Record
 from headstart.store import filters
+from headstart.store.checkpoints import CheckpointTable
 from headstart.store.embedder import Embedder, resolve_model
-from headstart.store.stats import StatsTables
+from headstart.store.leases import Leases
 from headstart.store.schema import (
     DIMENSION_KEY,
     HEAD_FILES_SCHEMA,
@@ -36,6 +37,8 @@ from headstart.store.schema import (
     row_to_record,
     search_text,
 )
+from headstart.store.stats import StatsTables
+from headstart.store.tables import ensure_primary_key, open_table, retry_on_conflict
 
 logger = logging.getLogger("headstart.store")
 
@@ -65,16 +68,26 @@ class SearchHit:
 class Store:
     """Records of many repositories in one LanceDB database at `uri`."""
 
-    def __init__(self, uri: str, embedder: Embedder) -> None:
+    def __init__(self, uri: str, embedder: Embedder, storage_options: Mapping[str, str] | None = None) -> None:
+        """Connect to the LanceDB database at `uri`; `storage_options` configure object storage."""
         self.uri = uri
         self.embedder = embedder
         try:
             # Check for other writers on every read, so a long-running server reads new index runs.
-            self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+            self._db = lancedb.connect(
+                uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options or {}) or None
+            )
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"could not open the store at {uri!r}: {exc}") from exc
         self._records: Any = None
+        self._records_keyed = False
+        # Handles are kept: with read_consistency_interval=0 each read sees the latest version.
+        self._repositories: Any = None
+        self._repositories_keyed = False
+        self._head_files: Any = None
         self.stats = StatsTables(self._db, self._write, self._query)
+        self.leases = Leases(self._db, self._write, self._query)
+        self.checkpoints = CheckpointTable(self._db, self._write, self._query)
 
     # Tables
 
@@ -83,18 +96,22 @@ class Store:
 
     def records_table(self, create: bool = False) -> Any:
         """Open the records table, checking that it was built with this store's model."""
-        if self._records is not None:
-            return self._records
-        if RECORDS_TABLE in self._table_names():
-            table = self._db.open_table(RECORDS_TABLE)
-            self._check_model(table.schema)
-        elif create:
-            schema = records_schema(self.embedder.model_name, self.embedder.dimension)
-            table = self._db.create_table(RECORDS_TABLE, schema=schema)
-        else:
-            return None
-        self._records = table
-        return table
+        if self._records is None:
+            if RECORDS_TABLE in self._table_names():
+                table = self._db.open_table(RECORDS_TABLE)
+                self._check_model(table.schema)
+            elif create:
+                schema = records_schema(self.embedder.model_name, self.embedder.dimension)
+                table = self._write(lambda: open_table(self._db, RECORDS_TABLE, schema))
+                self._check_model(table.schema)
+            else:
+                return None
+            self._records = table
+        if create and not self._records_keyed:
+            # Writers upgrade a table made before `id` was its primary key; readers leave it be.
+            self._write(lambda: ensure_primary_key(self._records, "id"))
+            self._records_keyed = True
+        return self._records
 
     def _check_model(self, schema: pa.Schema) -> None:
         metadata = schema.metadata or {}
@@ -115,21 +132,24 @@ class Store:
             return None
         return (table.schema.metadata or {}).get(MODEL_KEY, b"").decode() or None
 
-    def _repositories_table(self) -> Any:
-        if REPOSITORIES_TABLE in self._table_names():
-            return self._db.open_table(REPOSITORIES_TABLE)
-        return self._db.create_table(REPOSITORIES_TABLE, schema=REPOSITORIES_SCHEMA, exist_ok=True)
+    def _repositories_table(self, write: bool = False) -> Any:
+        if self._repositories is None:
+            self._repositories = self._write(lambda: open_table(self._db, REPOSITORIES_TABLE, REPOSITORIES_SCHEMA))
+        if write and not self._repositories_keyed:
+            self._write(lambda: ensure_primary_key(self._repositories, "repo"))
+            self._repositories_keyed = True
+        return self._repositories
 
     # Repository state
 
     def repository_state(self, repo: str) -> RepositoryState | None:
-        if REPOSITORIES_TABLE not in self._table_names():
+        if self._repositories is None and REPOSITORIES_TABLE not in self._table_names():
             return None
         rows = self._query(self._repositories_table(), filters.equals("repo", repo), None, limit=1)
         return RepositoryState(**rows[0]) if rows else None
 
     def repository_states(self) -> list[RepositoryState]:
-        if REPOSITORIES_TABLE not in self._table_names():
+        if self._repositories is None and REPOSITORIES_TABLE not in self._table_names():
             return []
         table = self._repositories_table()
         return [RepositoryState(**row) for row in table.to_arrow().to_pylist()]
@@ -137,7 +157,7 @@ class Store:
     def save_repository_state(self, state: RepositoryState) -> None:
         row = {**state.__dict__, "indexed_at": state.indexed_at.astimezone(timezone.utc)}
         self._write(
-            lambda: self._repositories_table()
+            lambda: self._repositories_table(write=True)
             .merge_insert("repo")
             .when_matched_update_all()
             .when_not_matched_insert_all()
@@ -152,7 +172,9 @@ class Store:
     # Files at the indexed head
 
     def _head_files_table(self) -> Any:
-        return self._db.create_table(HEAD_FILES_TABLE, schema=HEAD_FILES_SCHEMA, exist_ok=True)
+        if self._head_files is None:
+            self._head_files = self._write(lambda: open_table(self._db, HEAD_FILES_TABLE, HEAD_FILES_SCHEMA))
+        return self._head_files
 
     def save_head_files(self, repo: str, paths: Sequence[str]) -> None:
         """Replace the list of files tracked at a repository's indexed head."""
@@ -168,7 +190,7 @@ class Store:
 
     def head_files(self, repo: str) -> set[str] | None:
         """Files tracked at the indexed head, or None when the index predates this list."""
-        if HEAD_FILES_TABLE not in self._table_names():
+        if self._head_files is None and HEAD_FILES_TABLE not in self._table_names():
             return None
         table = self._head_files_table()
         rows = self._query(table, filters.equals("repo", repo), ["path"])
@@ -214,8 +236,8 @@ class Store:
         table = self.records_table()
         if table is not None:
             self._write(lambda: table.delete(filters.equals("repo", repo)))
-        if REPOSITORIES_TABLE in self._table_names():
-            self._write(lambda: self._repositories_table().delete(filters.equals("repo", repo)))
+        if self._repositories is not None or REPOSITORIES_TABLE in self._table_names():
+            self._write(lambda: self._repositories_table(write=True).delete(filters.equals("repo", repo)))
 
     def refresh_indexes(self) -> None:
         """Build the full-text index, or fold rows it does not cover yet into it.
@@ -238,8 +260,9 @@ class Store:
             self._write(lambda: table.optimize())
 
     def _write(self, operation: Any) -> Any:
+        """Run a write, again after each commit conflict with a concurrent writer; errors become StoreError."""
         try:
-            return operation()
+            return retry_on_conflict(operation)
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"writing to the store at {self.uri!r} failed: {exc}") from exc
 
@@ -253,7 +276,9 @@ class Store:
             query = query.where(where)
         if columns:
             query = query.select(columns)
-        query = query.limit(limit if limit is not None else max(table.count_rows(), 1))
+        # No limit means every matching row of one table version. A limit taken from count_rows()
+        # could come from an older version than the query and cut rows another writer just added.
+        query = query.limit(limit)
         try:
             return query.to_arrow().to_pylist()
         except (OSError, ValueError, RuntimeError) as exc:
@@ -273,7 +298,7 @@ class Store:
         if table is None:
             return pa.table({column: [] for column in columns})
         where = filters.all_of(filters.equals("repo", repo), filters.is_in("kind", kinds) if kinds else None)
-        query = table.search().where(where).select(columns).limit(max(table.count_rows(), 1))
+        query = table.search().where(where).select(columns).limit(None)
         try:
             return query.to_arrow()
         except (OSError, ValueError, RuntimeError) as exc:

@@ -1,0 +1,60 @@
+"""Checkpoints of incremental sources (tracker listings), kept in the store beside their records.
+
+Kept in the store rather than on the disk of the machine that ran the job, a checkpoint lets a
+job on any machine continue where the last one stopped. It also stays with the records it
+describes, so a new store starts from the beginning on every machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from headstart.store import filters
+from headstart.store.tables import open_table, strict_keys
+
+CHECKPOINTS_TABLE = "checkpoints"
+CHECKPOINTS_SCHEMA = strict_keys(
+    pa.schema([("source", pa.string()), ("value", pa.string()), ("updated_ms", pa.int64())]),
+    ["source"],
+)
+
+
+class CheckpointTable:
+    """Checkpoint values by source name, in the `checkpoints` table of one LanceDB connection."""
+
+    def __init__(self, db: Any, write: Callable[[Callable[[], Any]], Any], query: Any) -> None:
+        self._db = db
+        self._write = write  # Store._write: retries conflicts, wraps errors in StoreError
+        self._query = query  # Store._query
+        self._table: Any = None
+
+    def _checkpoints(self) -> Any:
+        if self._table is None:
+            self._table = self._write(
+                lambda: open_table(self._db, CHECKPOINTS_TABLE, CHECKPOINTS_SCHEMA, key="source")
+            )
+        return self._table
+
+    def get(self, source: str) -> str | None:
+        if self._table is None and CHECKPOINTS_TABLE not in set(self._db.list_tables().tables):
+            return None
+        rows = self._query(self._checkpoints(), filters.equals("source", source), ["value"], 1)
+        return rows[0]["value"] if rows else None
+
+    def set(self, source: str, value: str) -> None:
+        """Record `value` for `source`; write it only after the records it covers are stored."""
+        row = {"source": source, "value": value, "updated_ms": int(time.time() * 1000)}
+        data = pa.Table.from_pylist([row], schema=CHECKPOINTS_SCHEMA)
+        table = self._checkpoints()
+        self._write(
+            lambda: (
+                table.merge_insert("source")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
+        )
