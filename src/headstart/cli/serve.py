@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import os
 import sys
 
 import anyio
@@ -13,6 +14,7 @@ import uvicorn
 
 from headstart.cli.app import app
 from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
+from headstart.logs import configure_logging
 from headstart.server.app import build_app
 from headstart.server.tools import build_server
 from headstart.service import Headstart
@@ -34,6 +36,12 @@ def serve(
         "--repo",
         help="Repository that tools use when a call names none [default: current or only indexed].",
     ),
+    shutdown_timeout: float | None = typer.Option(
+        None,
+        "--shutdown-timeout",
+        min=0,
+        help="Seconds a stopping --http server lets in-flight requests finish [default: 30].",
+    ),
     db: str | None = DbOption,
     model: str | None = ModelOption,
     verbose: int = VerboseOption,
@@ -46,6 +54,12 @@ def serve(
     # the client as a broken message, so Python-level output goes to stderr meanwhile.
     with contextlib.redirect_stdout(sys.stderr):
         settings = setup(db, model, verbose)
+        # Again with the settings, which may ask for JSON lines from the config file.
+        configure_logging(verbose, settings.log_format)
+        if settings.log_format == "json":
+            # A log collector reads stderr line by line; the model loader's progress bars would
+            # reach it as broken lines. The Hugging Face libraries read this when imported.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         headstart = Headstart(settings)
 
         # A wrong --repo should stop the server now, not fail every tool call later.
@@ -72,7 +86,23 @@ def serve(
     # operator looks for first.
     logging.getLogger("uvicorn.error").setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
     web_app = build_app(settings, headstart, repo=default_repo, host=host)
-    uvicorn.run(web_app, host=host, port=port, log_config=None, access_log=verbose >= 2)
+    # On SIGTERM or SIGINT uvicorn stops accepting connections and lets requests in progress
+    # finish for up to the shutdown timeout. The app logs its own access lines, with request
+    # ids, so uvicorn's are off.
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        # Longer than a load balancer's idle timeout (often 60 s), so the balancer, not the
+        # server, closes idle connections: otherwise a request the balancer sends on a
+        # connection the server is closing at that moment fails with a 502.
+        timeout_keep_alive=settings.keep_alive_timeout,
+        timeout_graceful_shutdown=(
+            settings.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        ),
+    )
 
 
 def _is_loopback(host: str) -> bool:

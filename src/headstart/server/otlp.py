@@ -64,16 +64,13 @@ from headstart.ledger.otlp import (
 from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.teams import TeamMap
+from headstart.metrics import ERRORS
 
 logger = logging.getLogger("headstart.server.otlp")
 
 LedgerProvider = Callable[[], Ledger]
 
 TOKEN_HEADER = "x-headstart-token"
-
-# Limit on a request body after decompression. Agents export every few seconds, so real
-# batches are far smaller; the limit only stops a runaway or hostile client.
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 # google.rpc.Code values that the OTLP/HTTP specification puts in a Status body.
 _INVALID_ARGUMENT = 3
@@ -254,6 +251,7 @@ class _Receiver:
         try:
             return await run_in_threadpool(function, *args)
         except (LedgerError, LedgerInputError, SQLAlchemyError) as exc:
+            ERRORS.labels("ledger").inc()
             # A bad prices or teams file is fixed on the server, so it is retryable too.
             self.warnings.warn(
                 f"{route}:503", "%s failed to write to the ledger", route, exc_info=True
@@ -431,10 +429,15 @@ def build_otlp_router(
     settings: Settings,
     ledger_provider: LedgerProvider,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
 ) -> APIRouter:
-    """Build the OTLP receiver and push routes; `ledger_provider` returns the open ledger."""
-    receiver = _Receiver(settings, ledger_provider, max_body_bytes)
+    """Build the OTLP receiver and push routes; `ledger_provider` returns the open ledger.
+
+    Bodies may be up to `max_body_bytes` (default: `Settings.max_body_bytes`) after decompression.
+    Agents export every few seconds, so real batches are far smaller; the limit only stops a
+    runaway or hostile client.
+    """
+    receiver = _Receiver(settings, ledger_provider, max_body_bytes or settings.max_body_bytes)
     router = APIRouter(tags=["telemetry"], dependencies=[Depends(_token_check(settings))])
 
     router.add_api_route(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from headstart.config import Settings
 from headstart.context.models import Brief
+from headstart.metrics import BRIEFS_SERVED, ERRORS
 from headstart.server.ledger import LedgerHandle, record_brief
 from headstart.service import Headstart
 
@@ -55,7 +56,9 @@ class Services:
         brief = self.headstart.brief(
             task, repo=self.repo(repo), files=files, max_tokens=max_tokens, output=output
         )
-        record_brief(self.ledger, brief, files, session_id=session_id, task_id=task_id)
+        BRIEFS_SERVED.labels(output).inc()
+        if not record_brief(self.ledger, brief, files, session_id=session_id, task_id=task_id):
+            ERRORS.labels("ledger").inc()
         return brief
 
     def close(self) -> None:
