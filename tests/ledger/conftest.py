@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,12 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
-    """A fresh schema on the test server, dropped afterwards; yields a URL that uses it."""
+@contextmanager
+def postgres_schema(prefix: str = "hs_test") -> Iterator[str]:
+    """Create a fresh schema on the test server, drop it afterwards; yield a URL that uses it."""
     url = postgres_url()
     admin = create_engine(url)
-    schema = f"hs_test_{secrets.token_hex(6)}"
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     try:
         with admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -101,6 +102,12 @@ def postgres_schema_url() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

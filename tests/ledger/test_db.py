@@ -155,7 +155,7 @@ def test_migrate_from_0001(ledger_url: str) -> None:
             text("SELECT request_id FROM usage_records WHERE tool = 'gemini_cli'")
         ).all()
     engine.dispose()
-    assert (before, after) == ("0001", "0002")
+    assert (before, after) == ("0001", "0003")
     assert {"otlp_counter_series", "otlp_counter_increments"} <= tables
     assert [tuple(row) for row in merged] == [
         ("claude_code:msg:m1", "claude_code_log", 1000, 0, 6_000_000)

@@ -14,13 +14,21 @@ from headstart.ledger.models import BriefDelivery
 
 READ_ONLY_TOOLS = {"get_task_brief", "search_history", "get_file_history", "check_guardrails"}
 WRITING_TOOLS = {"start_task", "finish_task"}
+REPORT_TOOLS = {
+    "report_spend",
+    "report_efficiency",
+    "report_budgets",
+    "report_verdicts",
+    "report_compare",
+    "report_sessions",
+}
 
 
 async def check_tool_list(session: ClientSession) -> None:
     listed = {tool.name: tool for tool in (await session.list_tools()).tools}
 
-    assert set(listed) == READ_ONLY_TOOLS | WRITING_TOOLS
-    for name in READ_ONLY_TOOLS:
+    assert set(listed) == READ_ONLY_TOOLS | WRITING_TOOLS | REPORT_TOOLS
+    for name in READ_ONLY_TOOLS | REPORT_TOOLS:
         assert listed[name].annotations is not None
         assert listed[name].annotations.read_only_hint is True
         assert listed[name].output_schema is not None

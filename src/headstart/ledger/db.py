@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 # The newest migration's revision. A current ledger then opens with one query and without
 # importing Alembic, which takes about a second. A test checks that it matches Alembic's head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ class UsageRecord(Base):
         Index("ix_usage_records_timestamp", "timestamp"),
         Index("ix_usage_records_tool_model", "tool", "model"),
         Index("ix_usage_records_session", "session_id"),
+        Index("ix_usage_records_ingested_at", "ingested_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -234,3 +235,104 @@ class PushCursor(Base):
     server: Mapped[str] = mapped_column(String(1000), primary_key=True)
     last_record_id: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class WorkOutcome(Base):
+    """The outcome of a session or a task and its class, as `analyze_outcomes` wrote them.
+
+    A task's row sums the sessions that worked on it. `counted` marks the rows per-task figures
+    use: every task, and every session that belongs to no task, so no work is counted twice.
+    """
+
+    __tablename__ = "work_outcomes"
+    __table_args__ = (
+        Index(
+            "ix_work_outcomes_report",
+            "counted",
+            "started_at",
+            "team_id",
+            "engineer_id",
+            "tool",
+            "model",
+            "work_type",
+            "classification",
+            "has_brief",
+            "cost",
+            "tokens",
+            "merged_pull_requests",
+            "reworked",
+            "first_try",
+        ),
+        Index("ix_work_outcomes_cost", "cost"),
+        Index("ix_work_outcomes_session", "session_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(10))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_sessions.id", ondelete="CASCADE")
+    )
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    counted: Mapped[bool] = mapped_column(Boolean, default=True)
+    tool: Mapped[str | None] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(200))
+    repository: Mapped[str | None] = mapped_column(String(500))
+    branch: Mapped[str | None] = mapped_column(String(500))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineers.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    work_type: Mapped[str] = mapped_column(String(20))
+    classification: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    commits: Mapped[int] = mapped_column(Integer, default=0)
+    pull_requests: Mapped[int] = mapped_column(Integer, default=0)
+    merged_pull_requests: Mapped[int] = mapped_column(Integer, default=0)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False)
+    reverted: Mapped[bool] = mapped_column(Boolean, default=False)
+    reworked: Mapped[bool] = mapped_column(Boolean, default=False)
+    looped: Mapped[bool] = mapped_column(Boolean, default=False)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_try: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_brief: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    analyzed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UsageDaily(Base):
+    """Usage summed per UTC day and session (and its team, engineer, tool, model, repository).
+
+    Reports read whole days from here and only the partial days at a period's edges from
+    `usage_records`, so they stay fast on millions of requests. `headstart.ledger.reports.rollup`
+    rebuilds the days whose usage changed; nothing else writes it.
+    """
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (Index("ix_usage_daily_day", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    session_id: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    engineer_id: Mapped[int | None] = mapped_column(Integer)
+    tool: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(200))
+    repository: Mapped[str | None] = mapped_column(String(500))
+    requests: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupState(Base):
+    """How far `usage_daily` has caught up with `usage_records`, by their `ingested_at`."""
+
+    __tablename__ = "rollup_state"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    latest: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,4 +1,4 @@
-"""The HTTP server: MCP over streamable HTTP at `/mcp`, the REST API, the OTLP receiver, `/healthz`.
+"""The HTTP server: MCP over streamable HTTP at `/mcp`, the REST API, the OTLP receiver, probes.
 
 The MCP endpoint is stateless and returns plain JSON responses. No session outlives its request,
 so memory does not grow with the number of clients, and any replica behind a load balancer can
@@ -14,11 +14,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from headstart.config import Settings
+from headstart.server.access import TokenPolicy
 from headstart.server.auth import TokenAuthMiddleware
+from headstart.server.dashboard import build_dashboard_router
+from headstart.server.ops import install_operations
 from headstart.server.otlp import build_otlp_router
+from headstart.server.reports import build_reports_router
 from headstart.server.rest import build_rest_router
 from headstart.server.services import Services
 from headstart.server.tools import build_server
+from headstart.server.trackers import build_trackers_router
 from headstart.service import Headstart
 
 logger = logging.getLogger("headstart.server")
@@ -64,10 +69,17 @@ def build_app(
 
     app.include_router(build_rest_router(services))
     app.include_router(build_otlp_router(settings, services.ledger.get))
+    app.include_router(build_trackers_router(services))
+    app.include_router(build_reports_router(services))
+    policy = TokenPolicy.from_settings(settings)
+    app.include_router(build_dashboard_router(services, policy))
     # The MCP route is the SDK's own ASGI endpoint; adding it as a route keeps its path exactly
     # `/mcp`, where a mount would serve `/mcp/` and redirect `/mcp` to it.
     app.router.routes.extend(mcp_app.routes)
 
-    if settings.api_token:
-        app.add_middleware(TokenAuthMiddleware, token=settings.api_token)
+    # Installed even without tokens: it also tells the dashboard and the report routes which
+    # teams a request may read.
+    app.add_middleware(TokenAuthMiddleware, policy=policy)
+    # Last, so that readiness, metrics, request ids and limits wrap the token check.
+    install_operations(app, settings, services)
     return app

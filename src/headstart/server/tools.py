@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
@@ -23,7 +24,28 @@ from headstart.context.diffs import files_in_diff
 from headstart.context.models import Brief, CheckResult, HistoryPage
 from headstart.context.render import render_markdown
 from headstart.errors import HeadstartError
+from headstart.ledger.reports import (
+    BudgetReport,
+    Cohort,
+    CompareReport,
+    Dimension,
+    EfficiencyReport,
+    Granularity,
+    ReportQuery,
+    ReportSettings,
+    SessionsReport,
+    SpendReport,
+    VerdictReport,
+    brief_cohorts,
+    budget_report,
+    compare_report,
+    efficiency_report,
+    sessions_report,
+    spend_report,
+    verdict_report,
+)
 from headstart.ledger.tasks import Task, TaskOutcome, finish_task, start_task
+from headstart.ledger.teams import TeamMap
 from headstart.records import RecordKind
 from headstart.server.budget import (
     DEFAULT_PAGE_TOKENS,
@@ -40,6 +62,7 @@ from headstart.service import Headstart
 logger = logging.getLogger("headstart.server.tools")
 
 ToolFunction = TypeVar("ToolFunction", bound=Callable[..., Any])
+ReportModel = TypeVar("ReportModel", bound=BaseModel)
 
 INSTRUCTIONS = (
     "Headstart briefs you from this repository's history before you change it. Call "
@@ -192,12 +215,15 @@ def build_server(
     @tool(title="Check a planned change against history", annotations=READ_ONLY)
     def check_guardrails(
         files: Annotated[
-            list[str] | None, Field(description="Files the change touches, relative to the repository root.")
+            list[str] | None,
+            Field(description="Files the change touches, relative to the repository root."),
         ] = None,
         diff: Annotated[
             str | None, Field(description="A unified diff of the change, as `git diff` prints it.")
         ] = None,
-        task: Annotated[str, Field(description="What the change is for; picks the relevant rules.")] = "",
+        task: Annotated[
+            str, Field(description="What the change is for; picks the relevant rules.")
+        ] = "",
         limit: Limit = 20,
         offset: Offset = 0,
         repo: Repo = None,
@@ -284,7 +310,131 @@ def build_server(
             logger.warning("finish_task failed to write to the ledger: %s", exc)
             raise ToolError(f"the ledger cannot be written, retry later: {exc}") from exc
 
+    register_report_tools(server, tool, services)
     return server
+
+
+# Shared parameters of the report tools.
+Since = Annotated[
+    datetime | None, Field(description="First instant of the period (UTC, ISO 8601), inclusive.")
+]
+Until = Annotated[
+    datetime | None, Field(description="End of the period (UTC, ISO 8601), exclusive.")
+]
+TeamName = Annotated[str | None, Field(description="Only this team.")]
+
+
+def register_report_tools(server: MCPServer, tool: Callable[..., Any], services: Services) -> None:
+    """Add the leaders' report tools: each runs one report of `headstart.ledger.reports`."""
+    rules = ReportSettings.from_settings(services.settings)
+
+    def run(report: Callable[[Any], ReportModel]) -> ReportModel:
+        try:
+            with services.ledger.get().session() as session:
+                return report(session)
+        except HeadstartError as exc:
+            raise ToolError(str(exc)) from exc
+        except LEDGER_FAILURES as exc:
+            logger.warning("a report tool failed to read the ledger: %s", exc)
+            raise ToolError(f"the ledger cannot be read, retry later: {exc}") from exc
+
+    def query(**fields: Any) -> ReportQuery:
+        try:
+            return ReportQuery(**fields).check()
+        except HeadstartError as exc:
+            raise ToolError(str(exc)) from exc
+
+    @tool(title="Spend report", annotations=READ_ONLY)
+    def report_spend(
+        by: Annotated[Dimension, Field(description="Group spend by this.")] = Dimension.TEAM,
+        start: Since = None,
+        end: Until = None,
+        granularity: Annotated[Granularity, Field(description="Bucket.")] = Granularity.WEEK,
+        team: TeamName = None,
+        tool: Annotated[str | None, Field(description="Only this coding tool.")] = None,
+        model: Annotated[str | None, Field(description="Only this model.")] = None,
+    ) -> SpendReport:
+        """Report agent spend per week (or day, month) by team, engineer, tool, model,
+        repository or type of work, with growth rates and the organisation's baseline."""
+        q = query(
+            start=start, end=end, granularity=granularity, team=team, tool=tool, model=model
+        )
+        return run(lambda session: spend_report(session, q, dimension=by))
+
+    @tool(title="Efficiency report", annotations=READ_ONLY)
+    def report_efficiency(
+        start: Since = None, end: Until = None, team: TeamName = None
+    ) -> EfficiencyReport:
+        """Report the share of spend that was productive, inefficient, wasteful or pending,
+        overall, per team and per engineer."""
+        q = query(start=start, end=end, team=team)
+        return run(lambda session: efficiency_report(session, q))
+
+    @tool(title="Budget report", annotations=READ_ONLY)
+    def report_budgets(
+        start: Since = None,
+        end: Until = None,
+        team: TeamName = None,
+        as_of: Annotated[
+            datetime | None, Field(description="Judge budgets at this instant; default now.")
+        ] = None,
+    ) -> BudgetReport:
+        """Report each team's budget use, burn rate and forecast to the period's end, and
+        spend outliers found by median absolute deviation."""
+        q = query(start=start, end=end, team=team)
+        budgets = TeamMap.load(services.settings.teams_file).budgets
+        return run(lambda session: budget_report(session, q, budgets, settings=rules, as_of=as_of))
+
+    @tool(title="Tool verdicts", annotations=READ_ONLY)
+    def report_verdicts(
+        start: Since = None, end: Until = None, team: TeamName = None
+    ) -> VerdictReport:
+        """Judge each coding tool keep, scope or cut, and compare models on cost per productive
+        task, success rate and tokens per task, with the evidence behind each verdict."""
+        q = query(start=start, end=end, team=team)
+        return run(lambda session: verdict_report(session, q, settings=rules))
+
+    @tool(title="Before/after comparison", annotations=READ_ONLY)
+    def report_compare(
+        brief: Annotated[
+            bool,
+            Field(description="Compare sessions without a Headstart brief with those with one."),
+        ] = True,
+        before_start: Since = None,
+        before_end: Until = None,
+        after_start: Since = None,
+        after_end: Until = None,
+        team: TeamName = None,
+    ) -> CompareReport:
+        """Compare two cohorts (with and without a brief, or two date ranges when brief is false)
+        on tokens and cost per task, cost per merged PR, first-try success and rework, each with
+        a bootstrap interval, a rank test, and a warning when a cohort is too small."""
+        if brief:
+            first, second = brief_cohorts()
+        else:
+            first = Cohort(label="before", start=before_start, end=before_end)
+            second = Cohort(label="after", start=after_start, end=after_end)
+        q = query(team=team)
+        return run(lambda session: compare_report(session, q, first, second, settings=rules))
+
+    @tool(title="Classified sessions", annotations=READ_ONLY)
+    def report_sessions(
+        classification: Annotated[
+            str | None, Field(description="Only productive, inefficient, wasteful or pending.")
+        ] = None,
+        start: Since = None,
+        end: Until = None,
+        team: TeamName = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="Rows per page.")] = 20,
+        offset: Offset = 0,
+    ) -> SessionsReport:
+        """List sessions and tasks, most expensive first, with their class and the reasons."""
+        q = query(start=start, end=end, team=team)
+        return run(
+            lambda session: sessions_report(
+                session, q, classification=classification, limit=limit, offset=offset
+            )
+        )
 
 
 def _page_result(page: HistoryPage) -> CallToolResult:

@@ -9,6 +9,7 @@ is converted to the ledger's convention (uncached input, output with reasoning i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,12 @@ from typing import Any
 from headstart.ledger.attribution import local_engineer, repository_for
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.report import IngestReport
+from headstart.ledger.sources.failures import (
+    MAX_CALLS,
+    add_failures,
+    call_fingerprint,
+    error_fingerprint,
+)
 from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
 from headstart.ledger.sources.values import count, parse_time
@@ -83,6 +90,7 @@ def _read_meta(payload: dict[str, Any], state: dict[str, Any]) -> None:
 
 
 def _read_tool_call(payload: dict[str, Any], state: dict[str, Any]) -> None:
+    _read_failure(payload, state)
     calls: dict[str, str] = state["calls"]
     if payload.get("type") == "function_call" and payload.get("call_id"):
         name = str(payload.get("name", ""))
@@ -94,6 +102,33 @@ def _read_tool_call(payload: dict[str, Any], state: dict[str, Any]) -> None:
         str(payload.get("call_id")), None
     ):
         state["briefs"].extend(BRIEF_ID.findall(str(payload.get("output", ""))))
+
+
+def _read_failure(payload: dict[str, Any], state: dict[str, Any]) -> None:
+    """Remember each tool call, and each output whose exit code is not 0, for loop detection."""
+    fingerprints: dict[str, str] = state.setdefault("tool_calls", {})
+    call_id = str(payload.get("call_id"))
+    if payload.get("type") == "function_call" and payload.get("call_id"):
+        fingerprints[call_id] = call_fingerprint(
+            str(payload.get("name", "")), payload.get("arguments")
+        )
+        while len(fingerprints) > MAX_CALLS:
+            fingerprints.pop(next(iter(fingerprints)))
+        return
+    if payload.get("type") != "function_call_output":
+        return
+    output = payload.get("output")
+    try:
+        # Shell calls report {"output": "...", "metadata": {"exit_code": 1, ...}} as a string.
+        parsed = json.loads(output) if isinstance(output, str) else output
+    except ValueError:
+        return
+    metadata = parsed.get("metadata") if isinstance(parsed, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("exit_code") in (None, 0):
+        return
+    text = str(parsed.get("output", ""))
+    call = fingerprints.pop(call_id, "unknown")
+    state.setdefault("failures", []).append([call, error_fingerprint(text)])
 
 
 def _usage(
@@ -146,6 +181,9 @@ def _usage(
         attributes["codex.cli_version"] = state["cli_version"]
     if state.get("source"):
         attributes["codex.source"] = state["source"]
+    if state.get("failures"):
+        add_failures(attributes, [tuple(pair) for pair in state["failures"]])
+        state["failures"] = []
 
     return UsageEvent(
         source="codex_log",

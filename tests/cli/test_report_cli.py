@@ -1,0 +1,91 @@
+"""`headstart report …` over the scenario ledger of tests/ledger/reports/scenario.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from tests.ledger.reports.scenario import sqlite_scenario
+from typer.testing import CliRunner
+
+from headstart.cli.report import report_app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url, _teams = sqlite_scenario(tmp_path_factory.mktemp("scenario"))
+    return url
+
+
+def test_sessions_as_csv(ledger_url: str) -> None:
+    result = runner.invoke(
+        report_app,
+        [
+            "sessions",
+            "--database",
+            ledger_url,
+            "--class",
+            "wasteful",
+            "--unit",
+            "session",
+            "--format",
+            "csv",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert sorted(row["session"] for row in rows) == ["s10", "s6", "s7", "s8"]
+    loop = next(row for row in rows if row["session"] == "s7")
+    assert loop["reasons"] == "loop: the same failing tool call (Bash:0a1b2c3d4e5f) failed 3 times"
+
+
+def test_verdicts_as_json(ledger_url: str) -> None:
+    result = runner.invoke(
+        report_app,
+        [
+            "verdicts",
+            "--database",
+            ledger_url,
+            "--start",
+            "2024-03-01",
+            "--end",
+            "2024-04-16",
+            "--format",
+            "json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    verdicts = {item["tool"]: item["verdict"] for item in json.loads(result.stdout)["tools"]}
+    assert verdicts == {"claude_code": "keep", "codex": "cut", "cursor": "scope"}
+
+
+def test_spend_table_and_bad_period(ledger_url: str) -> None:
+    table = runner.invoke(
+        report_app, ["spend", "--database", ledger_url, "--by", "tool", "--every", "month"]
+    )
+    bad = runner.invoke(
+        report_app,
+        ["spend", "--database", ledger_url, "--start", "2024-04-01", "--end", "2024-03-01"],
+    )
+
+    assert table.exit_code == 0, table.output
+    assert "claude_code" in table.stdout and "2024-03-01" in table.stdout
+    assert bad.exit_code != 0
+    assert "is not before end" in str(bad.exception)
+
+
+def test_analyze_writes_outcomes(tmp_path: Path) -> None:
+    url, _teams = sqlite_scenario(tmp_path)
+
+    result = runner.invoke(report_app, ["analyze", "--database", url])
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["sessions"], summary["tasks"], summary["without_git"]) == (10, 1, 0)
