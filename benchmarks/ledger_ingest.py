@@ -11,8 +11,11 @@ while it writes the tree, then:
 3. checks the ledger's token totals, request count and computed cost against the truth;
 4. if `npm install ccusage` works, runs `ccusage daily --json --offline` on the same tree.
 
+Steps 1, 2 and 4 are repeated `--repeat` times, each round into a new ledger, and the medians
+are reported. The ratio to ccusage is taken per round, from runs a minute apart at most.
+
 Usage: python benchmarks/ledger_ingest.py [--size-mb 200] [--workdir DIR] [--keep] [--no-ccusage]
-       [--ccusage-version VERSION]
+       [--ccusage-version VERSION] [--repeat N] [--workers N]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -331,28 +335,53 @@ class Writer:
         return self.truth
 
 
-INGEST_CHILD = """
-import json, sys, time
-from pathlib import Path
-from headstart.ledger.db import open_ledger
-from headstart.ledger.local import LocalSources, ingest_local
-from headstart.ledger.pricing import PriceBook
-from headstart.ledger.teams import TeamMap
-started = time.perf_counter()
-ledger = open_ledger(sys.argv[1])
-report = ingest_local(ledger, LocalSources(claude_dirs=[Path(sys.argv[2])], codex_homes=[Path(sys.argv[2])]),
-                      prices=PriceBook(), teams=TeamMap())
-ledger.close()
-print(json.dumps({"seconds": time.perf_counter() - started, "report": report.model_dump()}))
-"""
+def ingest_command(database: str, tree: Path, workers: int | None) -> list[str]:
+    """Return the `headstart ledger ingest` command a user runs, reading only the generated tree."""
+    command = [sys.executable, "-m", "headstart.cli", "ledger", "ingest", "--database", database]
+    command += ["--claude-dir", str(tree), "--codex-home", str(tree), "--json"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    return command
 
 
-# Runs a command and reports its peak RSS; RUSAGE_CHILDREN of a fresh process covers only it.
+# Runs a command and reports its peak memory: the sum of the proportional set size (PSS) of the
+# command's process tree (it may fork workers), sampled every 50 ms, or the largest process's
+# peak RSS if that is more. RUSAGE_CHILDREN of a fresh process covers only the command.
 RSS_WRAPPER = """
 import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:])
-print(f"MAXRSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}", file=sys.stderr)
-sys.exit(done.returncode)
+
+def tree(pid):
+    pids = [pid]
+    for parent in pids:
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as handle:
+                pids.extend(int(child) for child in handle.read().split())
+        except OSError:
+            pass
+    return pids
+
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+child = subprocess.Popen(sys.argv[1:])
+peak = 0
+while True:
+    peak = max(peak, sum(pss_kb(pid) for pid in tree(child.pid)))
+    try:
+        child.wait(timeout=0.05)  # returns as soon as the command ends
+        break
+    except subprocess.TimeoutExpired:
+        pass
+peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(f"MAXRSS_KB={peak}", file=sys.stderr)
+sys.exit(child.returncode)
 """
 
 
@@ -429,14 +458,11 @@ def machine() -> dict[str, str]:
     }
 
 
-def run_ccusage(tree: Path, workdir: Path, version: str) -> dict[str, Any]:
-    """Install ccusage with npm into `workdir` and time `ccusage daily --json` on the tree.
-
-    A failure to install or run it is returned as the result, not raised.
-    """
+def install_ccusage(workdir: Path, version: str) -> tuple[Path | None, str]:
+    """Install ccusage with npm into `workdir`; return its binary and version, or None and why."""
     npm = shutil.which("npm")
     if npm is None:
-        return {"skipped": "npm not found"}
+        return None, "npm not found"
     install = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", f"ccusage@{version}"],
         cwd=workdir,
@@ -447,11 +473,13 @@ def run_ccusage(tree: Path, workdir: Path, version: str) -> dict[str, Any]:
     )
     binary = workdir / "node_modules" / ".bin" / "ccusage"
     if install.returncode != 0 or not binary.exists():
-        return {"skipped": f"npm install ccusage failed: {install.stderr.strip()[-500:]}"}
-    version = json.loads((workdir / "node_modules" / "ccusage" / "package.json").read_text())[
-        "version"
-    ]
+        return None, f"npm install ccusage failed: {install.stderr.strip()[-500:]}"
+    package = json.loads((workdir / "node_modules" / "ccusage" / "package.json").read_text())
+    return binary, package["version"]
 
+
+def run_ccusage(binary: Path, version: str, tree: Path) -> dict[str, Any]:
+    """Time `ccusage daily --json --offline` on the tree; a failure is returned, not raised."""
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree), "TZ": "UTC"}
     try:
         seconds, peak, stdout = run_child([str(binary), "daily", "--json", "--offline"], env=env)
@@ -485,6 +513,18 @@ def main() -> int:
     parser.add_argument(
         "--ccusage-version", default="latest", help="ccusage version to install from npm."
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="Rounds of first ingest, re-ingest and ccusage; medians are reported.",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Passed to `headstart ledger ingest --workers` [default: its own default].",
+    )
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="headstart-bench-"))
@@ -505,14 +545,45 @@ def main() -> int:
             file=sys.stderr,
         )
 
-        first_s, first_rss, first_out = run_child(
-            [sys.executable, "-c", INGEST_CHILD, database, str(tree)]
+        # Python's start-up and imports: `--help` loads what `ingest` loads, and reads nothing.
+        startup_s, _, _ = run_child([*ingest_command(database, tree, None)[:4], "--help"])
+        binary, ccusage_version = (
+            (None, "--no-ccusage")
+            if args.no_ccusage
+            else install_ccusage(workdir, args.ccusage_version)
         )
-        second_s, second_rss, second_out = run_child(
-            [sys.executable, "-c", INGEST_CHILD, database, str(tree)]
-        )
-        first = json.loads(first_out)["report"]
-        second = json.loads(second_out)["report"]
+
+        # On a shared machine the load changes from minute to minute, so each round times both
+        # tools within the same minute, and the ratio is taken per round.
+        rounds = []
+        for _ in range(max(args.repeat, 1)):
+            for leftover in (ledger_file, *workdir.glob("ledger.sqlite3-*")):
+                leftover.unlink(missing_ok=True)
+            load = os.getloadavg()[0]
+            first_s, first_rss, first_out = run_child(ingest_command(database, tree, args.workers))
+            second_s, second_rss, second_out = run_child(
+                ingest_command(database, tree, args.workers)
+            )
+            ccusage = (
+                run_ccusage(binary, ccusage_version, tree)
+                if binary is not None
+                else {"skipped": ccusage_version}
+            )
+            peer = ccusage.get("seconds")
+            rounds.append(
+                {
+                    "load": round(load, 1),
+                    "first_s": round(first_s, 2),
+                    "first_rss_mb": first_rss,
+                    "reingest_s": round(second_s, 2),
+                    "reingest_rss_mb": second_rss,
+                    "ccusage_s": round(peer, 2) if peer else None,
+                    "ratio": round(first_s / peer, 2) if peer else None,
+                    "reingest_ratio": round(second_s / first_s, 3),
+                }
+            )
+        first = json.loads(first_out)
+        second = json.loads(second_out)
         totals = ledger_totals(database)
 
         expected = {
@@ -528,11 +599,10 @@ def main() -> int:
         mismatches = {
             name: (totals[name], value) for name, value in expected.items() if totals[name] != value
         }
-        ccusage = (
-            {"skipped": "--no-ccusage"}
-            if args.no_ccusage
-            else run_ccusage(tree, workdir, args.ccusage_version)
-        )
+
+        def median_of(key: str) -> Any:
+            values = [entry[key] for entry in rounds if entry[key] is not None]
+            return statistics.median(values) if values else None
 
         result = {
             "machine": machine(),
@@ -544,21 +614,22 @@ def main() -> int:
                 "corrupt_lines": truth.corrupt_lines,
             },
             "truth": {key: str(value) for key, value in expected.items()},
+            "headstart_startup_seconds": round(startup_s, 2),
             "headstart_first": {
-                "seconds": round(first_s, 2),
-                "peak_rss_mb": first_rss,
-                "seconds_after_imports": round(json.loads(first_out)["seconds"], 2),
+                "seconds_median": median_of("first_s"),
+                "peak_rss_mb_max": max(entry["first_rss_mb"] for entry in rounds),
                 "skipped": first["skipped"],
                 "files_read": first["files_read"],
             },
             "headstart_reingest": {
-                "seconds": round(second_s, 2),
-                "peak_rss_mb": second_rss,
-                "seconds_after_imports": round(json.loads(second_out)["seconds"], 2),
+                "seconds_median": median_of("reingest_s"),
+                "peak_rss_mb_max": max(entry["reingest_rss_mb"] for entry in rounds),
                 "bytes_read": second["bytes_read"],
                 "files_unchanged": second["files_unchanged"],
-                "ratio_to_first": round(second_s / first_s, 3),
+                "ratio_to_first_median": median_of("reingest_ratio"),
             },
+            "ratio_to_ccusage_median": median_of("ratio"),
+            "rounds": rounds,
             "totals_equal_truth": not mismatches,
             "mismatches": {key: [str(a), str(b)] for key, (a, b) in mismatches.items()},
             "ccusage": {key: str(value) for key, value in ccusage.items()},

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
 from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursors
+from headstart.ledger.sources.parallel import default_workers, read_in_workers
 from headstart.ledger.teams import TeamMap
 
 logger = logging.getLogger("headstart.ledger.local")
@@ -127,8 +129,13 @@ def ingest_files(
     *,
     prices: PriceBook | None = None,
     teams: TeamMap | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    """Read new lines of each file and record their events; checkpoints follow the data."""
+    """Read new lines of each file and record their events; checkpoints follow the data.
+
+    `workers` processes parse the files while this one writes; 0 parses here. The default
+    depends on the CPUs and on how much there is to read (`parallel.default_workers`).
+    """
     report = IngestReport()
     buffer: list[UsageEvent] = []
     finished: list[FileCursor] = []
@@ -161,19 +168,28 @@ def ingest_files(
         to_read.append(cursor)
 
     report.files_read += len(to_read)
-    for cursor in to_read:
-        try:
-            for event in READERS[cursor.reader](cursor, report):
-                buffer.append(event)
-                if len(buffer) >= FLUSH_EVENTS:
-                    flush()
-        except OSError as exc:
-            # Keep what was read; the file's checkpoint is not advanced, so it is retried.
-            report.skip(f"cannot read file: {exc.strerror}", str(cursor.path))
-            continue
-        finished.append(cursor)
-        if len(finished) >= 500:
-            flush()
+    if workers is None:
+        workers = default_workers(to_read)
+    reads = (
+        read_in_workers(to_read, READERS, report, workers)
+        if workers > 0
+        else ((cursor, READERS[cursor.reader](cursor, report)) for cursor in to_read)
+    )
+    # Closed on the way out, so workers stop at once if a write fails.
+    with closing(reads):
+        for cursor, events in reads:
+            try:
+                for event in events:
+                    buffer.append(event)
+                    if len(buffer) >= FLUSH_EVENTS:
+                        flush()
+            except OSError as exc:
+                # Keep what was read; the file's checkpoint is not advanced, so it is retried.
+                report.skip(f"cannot read file: {exc.strerror}", str(cursor.path))
+                continue
+            finished.append(cursor)
+            if len(finished) >= 500:
+                flush()
 
     flush()
     logger.info(
@@ -194,7 +210,8 @@ def ingest_local(
     teams: TeamMap | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest Claude Code, Codex, Gemini CLI and Cursor logs found locally or named in `sources`."""
     files = discover(sources or LocalSources(), environ, home)
-    return ingest_files(ledger, files, prices=prices, teams=teams)
+    return ingest_files(ledger, files, prices=prices, teams=teams, workers=workers)

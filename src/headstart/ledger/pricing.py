@@ -12,22 +12,24 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
-
-import genai_prices
-from genai_prices import data_snapshot
-from genai_prices import types as gp
+from typing import TYPE_CHECKING, Any
 
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.rates import RATE_KEYS, MissingRate, Rates, Tier, TokenCounts, compute_cost
 
+if TYPE_CHECKING:
+    from genai_prices import types as gp
+
 logger = logging.getLogger("headstart.ledger.pricing")
 
-BUNDLED_VERSION = f"genai-prices {genai_prices.__version__}"
+# genai-prices and its price data are imported on first use: that takes a tenth of a second,
+# and a re-ingest that finds nothing new prices nothing. This is what its __version__ reads.
+BUNDLED_VERSION = f"genai-prices {version('genai_prices')}"
 
 # A release-date suffix names the same model: claude-sonnet-4-5-20250929, gpt-5-2025-08-07,
 # claude-3-opus@20240229. Anything else after a known id may be a newer model.
@@ -151,6 +153,8 @@ class PriceOverrides:
 
 def _strict_match(clause: Any, ref: str) -> bool:
     """Evaluate a genai-prices match clause, but reject prefix matches that extend a version."""
+    from genai_prices import types as gp
+
     if isinstance(clause, gp.ClauseStartsWith):
         if not ref.startswith(clause.starts_with):
             return False
@@ -169,6 +173,8 @@ def _strict_match(clause: Any, ref: str) -> bool:
 
 def _rates_from_model_price(price: gp.ModelPrice) -> Rates | None:
     """Convert genai-prices rates to `Rates`, or return None when the model uses other units."""
+    from genai_prices import types as gp
+
     base: dict[str, Decimal] = {}
     thresholds: dict[int, dict[str, Decimal]] = {}
     per_request = Decimal(0)
@@ -201,16 +207,29 @@ class BundledPrices:
     """Rates from genai-prices' bundled data, which works offline."""
 
     def __init__(self) -> None:
-        self.snapshot = data_snapshot.get_snapshot()
         self._models: dict[str, gp.ModelInfo | None] = {}
-        self._rates: dict[tuple[str, str], Rates | None] = {}
+        # Per model id as the request names it, so the common case skips normalizing it.
+        self._named: dict[str, gp.ModelInfo | None] = {}
+        self._rates: dict[tuple[str, date], Rates | None] = {}
+
+    @staticmethod
+    def snapshot() -> Any:
+        # Built on first use, like the import. genai-prices keeps the snapshot once built.
+        from genai_prices import data_snapshot
+
+        return data_snapshot.get_snapshot()
 
     def find_model(self, model: str) -> gp.ModelInfo | None:
-        ref = normalize_model_id(model)
+        if model in self._named:
+            return self._named[model]
+        self._named[model] = info = self._find_normalized(normalize_model_id(model), model)
+        return info
+
+    def _find_normalized(self, ref: str, model: str) -> gp.ModelInfo | None:
         if ref in self._models:
             return self._models[ref]
         try:
-            _provider, info = self.snapshot.find_provider_model(ref, None, None, None)
+            _provider, info = self.snapshot().find_provider_model(ref, None, None, None)
         except LookupError:
             info = None
         if info is not None and not _strict_match(info.match, ref):
@@ -227,7 +246,7 @@ class BundledPrices:
         NOTE: prices that depend on the time of day (off-peak rates) get the first rate seen
         that day.
         """
-        key = (info.id, when.date().isoformat())
+        key = (info.id, when.date())
         if key not in self._rates:
             self._rates[key] = _rates_from_model_price(info.get_prices(when))
         return self._rates[key]
@@ -287,6 +306,8 @@ class PriceBook:
     def _compute_with_genai_prices(
         self, info: gp.ModelInfo, event: UsageEvent, tokens: TokenCounts
     ) -> PriceResult:
+        import genai_prices
+
         # genai-prices counts cache reads and writes inside input_tokens, but ours are separate.
         usage = genai_prices.Usage(
             input_tokens=tokens.prompt,

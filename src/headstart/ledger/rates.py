@@ -37,12 +37,17 @@ class Rates:
         """Return the rates that apply to a request whose prompt has `prompt_tokens` tokens.
 
         A tier applies to the whole request, not only to the tokens above its threshold, and
-        the prompt counts uncached input, cache reads and cache writes together.
+        the prompt counts uncached input, cache reads and cache writes together. The result
+        may be `base` itself, so it must not be changed.
         """
+        # Most requests stay below every tier, and this runs per request: return the base rates
+        # themselves then, which callers only read.
+        applicable = [tier for tier in self.tiers if prompt_tokens > tier.above]
+        if not applicable:
+            return self.base
         rates = dict(self.base)
-        for tier in sorted(self.tiers, key=lambda tier: tier.above):
-            if prompt_tokens > tier.above:
-                rates.update(tier.rates)
+        for tier in sorted(applicable, key=lambda tier: tier.above):
+            rates.update(tier.rates)
         return rates
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from headstart.ledger.attribution import local_engineer, repository_for
 from headstart.ledger.events import TOKEN_FIELDS, UsageEvent
 from headstart.ledger.report import IngestReport
+from headstart.ledger.sources.built import build_event
+from headstart.ledger.sources.failures import add_failures, failed_results, remember_calls
 from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
 from headstart.ledger.sources.values import count, parse_time
@@ -55,6 +57,9 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
     state = cursor.state
     pending_tools: dict[str, str] = state.setdefault("mcp_tool_uses", {})
     pending_briefs: list[str] = state.setdefault("briefs", [])
+    # Tool calls awaiting their results, and failures not yet attached to a response.
+    calls: dict[str, str] = state.setdefault("tool_calls", {})
+    pending_failures: list[list[str]] = state.setdefault("failures", [])
     held: dict[str, Any] | None = None  # fields of the response read so far
     merged = 0  # lines merged into the held response, counted as events and duplicates
 
@@ -69,6 +74,11 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
             continue
         if kind == "user":
             pending_briefs.extend(_briefs_from_results(line, pending_tools))
+            pending_failures.extend(_failures(line, calls))
+            if held is not None and pending_failures:
+                # A failure belongs to the response that made the call, which is still held.
+                add_failures(held["attributes"], [tuple(pair) for pair in pending_failures])
+                pending_failures.clear()
             continue
         if kind != "assistant":
             continue
@@ -78,6 +88,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
             report.skip("assistant line without a message object", f"{path}:+{number}")
             continue
         _remember_mcp_calls(message, pending_tools)
+        remember_calls(message.get("content"), calls)
 
         if held is not None and not pending_briefs and _adds_nothing(line, message, held):
             merged += 1
@@ -85,6 +96,9 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
         fields = _event_fields(line, message, f"{path}:+{number}", report)
         if fields is None:
             continue
+        if pending_failures:
+            add_failures(fields["attributes"], [tuple(pair) for pair in pending_failures])
+            pending_failures.clear()
         briefs: list[str] = []
         if pending_briefs:
             briefs = sorted(set(pending_briefs))
@@ -94,6 +108,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
             merged += 1
             if _tokens_of(fields) > _tokens_of(held):
                 fields["brief_ids"] = sorted({*held["brief_ids"], *briefs})
+                _keep_failures(held, fields)
                 held = fields
             elif briefs:
                 held["brief_ids"] = sorted({*held["brief_ids"], *briefs})
@@ -107,6 +122,19 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
         yield _build(held)
     report.events += merged
     report.duplicates += merged
+
+
+def _failures(line: dict[str, Any], calls: dict[str, str]) -> list[list[str]]:
+    message = line.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return [list(pair) for pair in failed_results(content, calls, _text_of)]
+
+
+def _keep_failures(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Carry failures recorded on an earlier snapshot of a response to the one that replaces it."""
+    for name in ("failed_calls", "errors"):
+        if old["attributes"].get(name):
+            new["attributes"][name] = [*old["attributes"][name], *new["attributes"].get(name, [])]
 
 
 def _adds_nothing(line: dict[str, Any], message: dict[str, Any], held: dict[str, Any]) -> bool:
@@ -150,7 +178,7 @@ def _adds_nothing(line: dict[str, Any], message: dict[str, Any], held: dict[str,
 def _build(fields: dict[str, Any]) -> UsageEvent:
     # Every value already has its field's type, so pydantic's validation is skipped. It took
     # about a fifth of the reader's time in a profile of the benchmark tree.
-    return UsageEvent.model_construct(**fields)
+    return build_event(fields)
 
 
 def _tokens_of(fields: dict[str, Any]) -> int:
@@ -166,6 +194,8 @@ def _may_matter(raw: bytes, tools_pending: bool) -> bool:
     """
     if b'"usage"' in raw or (tools_pending and b'"tool_result"' in raw):
         return True
+    if b'"is_error":true' in raw or b'"is_error": true' in raw:
+        return True  # a failed tool call, counted for loop detection
     if not (raw.startswith(b"{") and raw.endswith(b"}")):
         return True  # corrupt or odd: let the parser report it
     match = FIRST_TYPE.search(raw)
@@ -222,7 +252,7 @@ def _event_fields(
         if usage.get(name) is not None:
             attributes[name] = usage[name]
 
-    # Every field is given, because model_construct inspects default factories on each call.
+    # Every field is given, because build_event takes the dict as the event's fields.
     return {
         "source": "claude_code_log",
         "dedup_key": dedup_key,

@@ -40,18 +40,23 @@ def head_digest(path: Path, length: int) -> str:
         return hashlib.sha256(handle.read(length)).hexdigest()
 
 
-def load_checkpoints(session: Session, paths: list[Path]) -> dict[str, IngestCheckpoint]:
-    """Return the stored checkpoints of `paths`, read in a few queries rather than one per file."""
+def load_checkpoints(session: Session, paths: list[Path]) -> dict[str, Any]:
+    """Return the stored checkpoints of `paths`, read in a few queries rather than one per file.
+
+    Each is a row with the columns of `IngestCheckpoint` as attributes. Plain rows, not ORM
+    objects: with those, a re-ingest that found nothing new spent 8% of its time here.
+    """
+    table = IngestCheckpoint.__table__
     names = [str(path) for path in paths]
-    found: dict[str, IngestCheckpoint] = {}
+    found: dict[str, Any] = {}
     for start in range(0, len(names), 500):
         chunk = names[start : start + 500]
-        rows = session.scalars(select(IngestCheckpoint).where(IngestCheckpoint.path.in_(chunk)))
+        rows = session.execute(select(table).where(table.c.path.in_(chunk)))
         found.update({row.path: row for row in rows})
     return found
 
 
-def open_cursor(path: Path, reader: str, checkpoint: IngestCheckpoint | None) -> FileCursor:
+def open_cursor(path: Path, reader: str, checkpoint: Any | None) -> FileCursor:
     """Return where to resume `path`; `cursor.unchanged` is set when nothing was added."""
     stat = path.stat()
     if checkpoint is None or checkpoint.reader != reader:

@@ -1,0 +1,156 @@
+"""Parse log files in worker processes while the calling process writes what they found.
+
+Parsing and writing each take about a third of a first ingest's time. Files are independent,
+so forked workers parse them and the caller records their events as they arrive. Results come
+back in the order of the files, with each file's cursor and report, so the ledger and the
+report end up as a serial read leaves them. Only a few jobs are in flight at a time, which
+bounds memory whatever the size of the tree.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from headstart.ledger.events import UsageEvent
+from headstart.ledger.report import IngestReport
+from headstart.ledger.sources.built import build_event, event_parts
+from headstart.ledger.sources.files import FileCursor
+
+logger = logging.getLogger(__name__)
+
+Reader = Callable[[FileCursor, IngestReport], Iterator[UsageEvent]]
+
+# A job is a run of files holding at least this many bytes to read (or JOB_FILES files), so
+# a tree of many small files does not pay the hand-over cost per file.
+JOB_BYTES = 2_000_000
+JOB_FILES = 64
+# Jobs in flight per worker: enough to keep workers busy while the caller writes.
+JOBS_PER_WORKER = 3
+# Below this many bytes to read, starting workers costs more than it saves.
+MIN_PARALLEL_BYTES = 8_000_000
+MAX_WORKERS = 4
+
+
+@dataclass
+class FileRead:
+    """The result of reading one file in a worker: the cursor's new position, events and error."""
+
+    offset: int
+    state: dict[str, Any]
+    events: list[tuple[dict[str, Any], set[str] | None]] = field(default_factory=list)
+    error: OSError | None = None
+
+
+# Set in the caller before the workers fork, so they inherit it.
+_readers: dict[str, Reader] = {}
+
+
+def default_workers(to_read: list[FileCursor]) -> int:
+    """Return how many worker processes to parse `to_read` with; 0 means in this process.
+
+    Workers are forked, so they start at once and share the imported modules. Forking a process
+    that runs other threads can copy a held lock, so such a process (a server) reads serially,
+    as it does where fork is not available.
+    """
+    if sys.platform != "linux" or threading.active_count() > 1:
+        return 0
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    if len(to_read) < 2 or _bytes_to_read(to_read) < MIN_PARALLEL_BYTES:
+        return 0
+    return min(len(os.sched_getaffinity(0)), MAX_WORKERS, len(to_read))
+
+
+def _bytes_to_read(cursors: Iterable[FileCursor]) -> int:
+    return sum(max(cursor.stat.st_size - cursor.offset, 0) for cursor in cursors)
+
+
+def _jobs(cursors: list[FileCursor]) -> Iterator[list[FileCursor]]:
+    job: list[FileCursor] = []
+    size = 0
+    for cursor in cursors:
+        job.append(cursor)
+        size += max(cursor.stat.st_size - cursor.offset, 0)
+        if size >= JOB_BYTES or len(job) >= JOB_FILES:
+            yield job
+            job, size = [], 0
+    if job:
+        yield job
+
+
+def _start_worker() -> None:
+    # The modules' objects inherited from the caller never become garbage here. Frozen, they
+    # are left out of the collector's scans, which then cover only what this worker made.
+    gc.freeze()
+
+
+def _read_job(job: list[FileCursor]) -> tuple[list[FileRead], IngestReport]:
+    # One report per job: merging a report costs more than most small files take to read.
+    report = IngestReport()
+    return [_read_file(cursor, report) for cursor in job], report
+
+
+def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
+    events: list[tuple[dict[str, Any], set[str] | None]] = []
+    error: OSError | None = None
+    try:
+        for event in _readers[cursor.reader](cursor, report):
+            events.append(event_parts(event))
+    except OSError as exc:
+        error = exc
+    return FileRead(cursor.offset, cursor.state, events, error)
+
+
+def _replay(read: FileRead) -> Iterator[UsageEvent]:
+    """Yield the file's events, then raise the error that stopped its worker, as a reader would."""
+    for fields, fields_set in read.events:
+        yield build_event(fields, fields_set)
+    if read.error is not None:
+        raise read.error
+
+
+def read_in_workers(
+    cursors: list[FileCursor],
+    readers: dict[str, Reader],
+    report: IngestReport,
+    workers: int,
+) -> Iterator[tuple[FileCursor, Iterator[UsageEvent]]]:
+    """Yield (cursor, its events) for each file, in order, parsed by `workers` processes.
+
+    Like a reader, the events iterator raises the OSError that stopped reading a file, after
+    the events read before it. What the workers report is merged into `report` as their
+    files are yielded.
+    """
+    global _readers
+    _readers = readers
+    jobs = _jobs(cursors)
+    context = multiprocessing.get_context("fork")
+    logger.debug("parsing %d files in %d worker processes", len(cursors), workers)
+
+    with context.Pool(workers, initializer=_start_worker) as pool:
+        pending: deque[tuple[list[FileCursor], Any]] = deque()
+
+        def submit() -> None:
+            job = next(jobs, None)
+            if job is not None:
+                pending.append((job, pool.apply_async(_read_job, (job,))))
+
+        for _ in range(workers * JOBS_PER_WORKER):
+            submit()
+        while pending:
+            job, result = pending.popleft()
+            reads, job_report = result.get()
+            submit()
+            report.merge(job_report)
+            for cursor, read in zip(job, reads, strict=True):
+                cursor.offset, cursor.state = read.offset, read.state
+                yield cursor, _replay(read)
