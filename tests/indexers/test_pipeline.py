@@ -267,7 +267,30 @@ def fast_import_history(path: Path, count: int) -> None:
     subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=path, check=True)
 
 
+def child_pids(parent: int) -> list[int]:
+    """Process ids whose parent is `parent`, read from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker processes from /proc")
 def test_killed_subprocess_resumes(git_repo, store: Store, tmp_path: Path) -> None:
     fast_import_history(git_repo.path, 1500)
     command = [sys.executable, "-c", "from headstart.cli import main; main()"]
@@ -287,8 +310,15 @@ def test_killed_subprocess_resumes(git_repo, store: Store, tmp_path: Path) -> No
             break
         time.sleep(0.1)
     assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+    workers = child_pids(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # The diff workers notice their parent is gone and end, rather than live on as orphans.
+    assert workers
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(map(is_running, workers)):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if is_running(pid)]
     interrupted = len(store.keys(git_repo.path.resolve().as_posix(), "commit"))
     assert 0 < interrupted < 1500
 

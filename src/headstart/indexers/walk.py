@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,16 +25,29 @@ _worker_boundary: frozenset[str] = frozenset()
 PARALLEL_THRESHOLD = 400
 MIN_CHUNK_SIZE = 32
 MAX_CHUNK_SIZE = 256
+PARENT_CHECK_SECONDS = 1.0
 
 
-def _open_in_worker(path: str) -> None:
+def _open_in_worker(path: str, parent: int) -> None:
     global _worker_repo, _worker_mailmap, _worker_boundary
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     tune_for_history()
     # `.mailmap` is read from the working tree when there is one, as `git log` does.
     full = pygit2.Repository(path)
     _worker_mailmap = pygit2.Mailmap.from_repository(full)
     _worker_boundary = shallow_boundary(full)
     _worker_repo = open_for_diffs(path)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone.
+
+    A parent killed by a signal runs no clean-up, and its workers would otherwise live on as
+    orphans, each holding its repository handle and object cache.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _read_chunk(args: tuple[Sequence[str], str, bool]) -> list[Record]:
@@ -92,7 +108,7 @@ def read_commits(
     # "spawn" keeps workers free of the parent's threads and any loaded model.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_open_in_worker, initargs=(repo.path,)
+        max_workers=workers, mp_context=context, initializer=_open_in_worker, initargs=(repo.path, os.getpid())
     )
     # Keep a few chunks in flight per worker, so memory stays flat however long the history.
     pending: deque[Future[list[Record]]] = deque()
