@@ -98,15 +98,21 @@ def test_brief_names_file_from_task(headstart, history):
     assert "named in the task" in first.reasons
 
 
-def test_brief_fits_token_budget(headstart, history):
-    for budget in (150, 300, 1500):
-        brief = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=budget)
-        markdown = render_markdown(brief)
-        assert count_tokens(markdown) == brief.tokens
-        assert brief.tokens <= budget or brief.omitted  # cut to the floors when the budget is tiny
-    small = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=150)
-    assert small.omitted
-    assert len(small.likely_files) >= 3
+@pytest.mark.parametrize("output", ["markdown", "json"])
+def test_brief_fits_token_budget(headstart, history, output):
+    full = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=4000, output=output)
+    for budget in (400, 600, 1500):
+        brief = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=budget, output=output)
+        rendered = render_json(brief) if output == "json" else render_markdown(brief)
+        assert count_tokens(rendered) == brief.tokens
+        assert brief.tokens <= budget
+        assert brief.likely_files
+        if full.tokens > budget:
+            assert brief.omitted
+    # Below the header and one file, the smallest brief comes back with its true size.
+    tiny = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=100, output=output)
+    assert len(tiny.likely_files) == 1
+    assert tiny.tokens == count_tokens(render_json(tiny) if output == "json" else render_markdown(tiny))
 
 
 def test_brief_json_schema_is_stable(headstart, history):

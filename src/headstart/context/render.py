@@ -8,7 +8,8 @@ from headstart.context.models import Brief
 from headstart.context.tokens import count_tokens
 
 # When a brief is over budget, items are cut from the first section in this list that is still
-# above its floor: similar changes go first, then the rest evenly, and likely files last.
+# above its floor: similar changes go first, then the rest evenly, and likely files last. The
+# last entries give up the floors, so only a budget below the header and one file is exceeded.
 _CUT_ORDER = (
     ("guardrails", 8),
     ("related", 5),
@@ -20,6 +21,8 @@ _CUT_ORDER = (
     ("guardrails", 3),
     ("likely_files", 3),
     ("guardrails", 0),
+    ("related", 0),
+    ("likely_files", 1),
 )
 
 
@@ -94,7 +97,8 @@ def _files(paths: list[str], missing: list[str]) -> str:
 
 
 def render_json(brief: Brief) -> str:
-    return brief.model_dump_json(indent=2)
+    # Compact: agents read it, and indentation would spend about a third of the budget on spaces.
+    return brief.model_dump_json()
 
 
 def render(brief: Brief, output: str) -> str:
