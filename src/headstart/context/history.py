@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from headstart.context.lexical import FileMessageIndex
 from headstart.errors import IndexNotFoundError
 from headstart.records import LinkKind, RecordKind
 from headstart.store import Store
@@ -67,6 +68,8 @@ class HistoryView:
     standards: list[Change] = field(default_factory=list)
     first_time: datetime | None = None
     last_time: datetime | None = None
+    _message_index: FileMessageIndex | None = field(default=None, repr=False)
+    _message_index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
@@ -84,6 +87,23 @@ class HistoryView:
                 continue
             partners.update(other for other in commit.files if other != path)
         return len(commits), partners
+
+    def message_index(self) -> FileMessageIndex:
+        """BM25 over each existing file's path and past commit messages, built on first use."""
+        with self._message_index_lock:
+            if self._message_index is None:
+                self._message_index = FileMessageIndex.from_messages(
+                    (path, self._messages_touching(path)) for path in self.by_file if self.exists(path)
+                )
+            return self._message_index
+
+    def _messages_touching(self, path: str) -> list[str]:
+        # Sweeping commits say nothing about any one of their files, as in co-change.
+        return [
+            f"{change.title}\n{change.body}"
+            for change in self.commits_touching(path)
+            if len(change.files) <= MAX_FILES_PER_CHANGE
+        ]
 
     def change_for_target(self, target: str) -> Change | None:
         change_id = self.by_target.get(target)
