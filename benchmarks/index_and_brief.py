@@ -1,6 +1,7 @@
 """Measure indexing and briefs on a real repository, each beside a reference run on the same input.
 
     python benchmarks/index_and_brief.py REPO [--work DIR] [--briefs 200] [--sample 3000]
+    python benchmarks/index_and_brief.py REPO --work DIR --briefs-only   # reuse DIR's index
 
 Prints one JSON object with every figure and writes it to DIR/index_and_brief.json:
 history walk against `git log --numstat --no-renames`, embedding against raw
@@ -181,14 +182,34 @@ def brief_latency(repo_path: Path, env: dict, tasks: list[str]) -> dict:
     }
 
 
+def brief_only(args: argparse.Namespace) -> None:
+    """Time briefs against the index in `args.work`, with the same tasks a full run uses."""
+    data = args.work / "data"
+    if not data.exists():
+        raise SystemExit(f"no index in {data}; run once without --briefs-only first")
+    env = {**os.environ, "HEADSTART_DATA_DIR": str(data), "HEADSTART_CONFIG": os.devnull}
+    opened = open_repository(args.repo)
+    commits = opened.repo.walk(opened.head.id, pygit2.enums.SortMode.TOPOLOGICAL)
+    subjects = [commit.message.split("\n", 1)[0] for commit in commits]
+    tasks = [subject for subject in subjects[: args.briefs * 3 : 3] if subject][: args.briefs]
+    result = {"repo": str(args.repo), "machine": machine(), "brief_latency": brief_latency(args.repo, env, tasks)}
+    print(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/headstart-bench"))
     parser.add_argument("--briefs", type=int, default=200)
     parser.add_argument("--sample", type=int, default=3000, help="Texts for the embedding comparison.")
+    parser.add_argument(
+        "--briefs-only", action="store_true", help="Only time briefs, on the index an earlier run left in --work."
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.briefs_only:
+        brief_only(args)
+        return
 
     result: dict = {"repo": str(args.repo), "machine": machine()}
     walk = history_walk(args.repo)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from headstart.cli.app import _light_group
+from headstart.cli.app import _named_command
 from headstart.cli.ledger import ledger_app
 from headstart.ledger import usage_writes
 from headstart.ledger.db import Ledger, open_ledger
@@ -261,6 +261,7 @@ def test_ledger_commands_skip_the_index_store() -> None:
 
     assert "--workers" in done.stdout
     assert "LOADED []" in done.stdout
-    assert _light_group(["ledger", "ingest"]) == "ledger"
-    assert _light_group(["index"]) is None
-    assert _light_group([]) is None
+    assert _named_command(["ledger", "ingest"]) == "ledger"
+    assert _named_command(["index", "."]) == "index"
+    assert _named_command(["--help"]) is None
+    assert _named_command([]) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -20,17 +21,32 @@ app = typer.Typer(
 )
 
 
-# Command groups whose modules import neither the index store nor the server. Run alone, one
-# of them is the only group registered: importing every command module loads LanceDB, NumPy and
-# FastAPI, which takes seconds, and `headstart ledger ingest` needs none of them.
-LIGHT_GROUPS = ("ledger", "report")
+# The module of each command. Run with a command named, only that module is imported: all of
+# them together load LanceDB, SciPy, FastAPI and the MCP server, which took 3 s of a 5 s no-op
+# `headstart index`, and `headstart ledger ingest` needs none of them.
+COMMAND_MODULES = {
+    "brief": "headstart.cli.brief",
+    "check": "headstart.cli.check",
+    "eval": "headstart.cli.eval",
+    "index": "headstart.cli.index",
+    "serve": "headstart.cli.serve",
+}
+GROUPS = ("ledger", "report")
+
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps the app a group when a single command is registered; without it Typer
+    # would run that command directly and read its name as the command's first argument.
+    pass
 
 
 def _register(only: str | None = None) -> None:
-    """Add the commands to `app`: all of them, or only the group named by `only`."""
+    """Add the commands to `app`: all of them, or only the command or group named by `only`."""
     # Imported here so each command module can import `app` without a cycle.
-    if only is None:
-        from headstart.cli import brief, check, eval, index, serve  # noqa: F401
+    for name, module in COMMAND_MODULES.items():
+        if only in (None, name):
+            importlib.import_module(module)
     if only in (None, "ledger"):
         from headstart.cli.ledger import ledger_app
 
@@ -41,16 +57,16 @@ def _register(only: str | None = None) -> None:
         app.add_typer(report_app, name="report")
 
 
-def _light_group(arguments: list[str]) -> str | None:
-    """Return the group named first on the command line if it is a light one, else None."""
-    if arguments and arguments[0] in LIGHT_GROUPS:
+def _named_command(arguments: list[str]) -> str | None:
+    """Return the command or group named first on the command line, or None (then all are needed)."""
+    if arguments and (arguments[0] in COMMAND_MODULES or arguments[0] in GROUPS):
         return arguments[0]
     return None
 
 
 def main() -> None:
     """Run the CLI; Headstart's own errors print one clear line and exit non-zero."""
-    _register(_light_group(sys.argv[1:]))
+    _register(_named_command(sys.argv[1:]))
     try:
         app()
     except InputError as exc:

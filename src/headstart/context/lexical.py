@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-import bm25s
 import numpy as np
 
 from headstart.context.words import tokenize
@@ -26,6 +25,9 @@ class FileMessageIndex:
     """BM25 over one document per file, built once per history view."""
 
     def __init__(self, documents: dict[str, list[str]]) -> None:
+        # Imported on first use: bm25s loads SciPy, which commands that never brief need not pay for.
+        import bm25s
+
         self.paths = [path for path, tokens in documents.items() if tokens]
         self._index = bm25s.BM25()
         if self.paths:
