@@ -22,6 +22,8 @@ inefficient, for work that merged and stayed, when any of:
 - rework: a fix touched the same files within `rework_days`.
 
 productive: everything else that merged and stayed.
+
+When a pull request's label decided the type of work, that is the last reason shown.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Facts:
     errors: list[str] = field(default_factory=list)
     task_outcome: str | None = None
     branch: str | None = None
+    # Shown with the reasons when a pull request's label decided `work_type`.
+    type_reason: str | None = None
 
 
 @dataclass
@@ -207,4 +211,9 @@ def judge_all(units: list[Facts], settings: ReportSettings, now: datetime) -> li
                 f"{len(costs[facts.work_type])} successful {facts.work_type} tasks "
                 f"(limit {settings.cost_ratio:g}x)"
             )
+
+    # Added after judging, since the number of reasons decides whether work was inefficient.
+    for facts, judgement in zip(units, judgements, strict=True):
+        if facts.type_reason:
+            judgement.reasons.append(facts.type_reason)
     return judgements

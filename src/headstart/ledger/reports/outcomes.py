@@ -2,9 +2,11 @@
 
 `analyze_outcomes` reads each session's usage (summed in SQL), its failing tool calls (from the
 usage attributes the log readers record), its briefs and task, and its commits from git (see
-`history`). It judges every session and task (see `classify`) and rewrites their rows in
-`work_outcomes`, which the reports read. Running it again recomputes the same rows, so it can
-run on a schedule; a later run finds merges, reverts and fixes that happened since.
+`history`). When an index store is given, it also reads the labels of the commits' pull
+requests from it (see `pr_labels`). It judges every session and task (see `classify`) and
+rewrites their rows in `work_outcomes`, which the reports read. Running it again recomputes the
+same rows, so it can run on a schedule; a later run finds merges, reverts and fixes that
+happened since.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from headstart.ledger.models import (
 )
 from headstart.ledger.reports import history
 from headstart.ledger.reports.classify import Facts, Judgement, judge_all
+from headstart.ledger.reports.pr_labels import PullRequestLabels
 from headstart.ledger.reports.rollup import refresh_daily
 from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.sql import token_sum
@@ -39,7 +42,7 @@ from headstart.ledger.reports.task_outcomes import (
     task_rows,
     tasks_of_sessions,
 )
-from headstart.ledger.reports.worktype import work_type
+from headstart.ledger.reports.worktype import label_type, work_type
 
 logger = logging.getLogger("headstart.ledger.reports.outcomes")
 
@@ -69,11 +72,13 @@ def analyze_outcomes(
     settings: ReportSettings | None = None,
     now: datetime | None = None,
     locate: Locate = _local_repository,
+    labels: PullRequestLabels | None = None,
 ) -> AnalysisSummary:
     """Judge every session with usage and every task, and rewrite their `work_outcomes` rows.
 
     `locate` returns the local path of a session's repository, by default its working directory
-    when that is inside a git repository on this machine.
+    when that is inside a git repository on this machine. `labels` reads the labels of pull
+    requests from the index store; without it the type of work comes from git alone.
     """
     settings = settings or ReportSettings()
     now = now or datetime.now(UTC)
@@ -95,12 +100,14 @@ def analyze_outcomes(
         engineer = engineers.get(row.engineer_id) if row.engineer_id else None
         task_id = task_of.get(row.id)
         task = tasks.get(task_id) if task_id else None
-        produced = _produced(row, engineer, started, ended, locate, settings)
+        path = locate(row)
+        produced = _produced(row, path, engineer, started, ended, settings)
         failed_calls, errors = failures.get(row.id, ([], []))
-        kind, _signal = _work_type(produced, task, settings)
+        kind, type_reason = _work_type(produced, task, settings, path, labels)
         facts = Facts(
             cost=cost,
             work_type=kind,
+            type_reason=type_reason,
             model=models.get(row.id),
             ended_at=ended,
             git_known=produced is not None,
@@ -243,13 +250,12 @@ def _failures(session: Session, ids: list[int]) -> dict[int, tuple[list[str], li
 
 def _produced(
     row: AgentSession,
+    path: str | None,
     engineer: str | None,
     started: datetime | None,
     ended: datetime | None,
-    locate: Locate,
     settings: ReportSettings,
 ) -> history.Produced | None:
-    path = locate(row)
     if path is None or started is None or ended is None:
         return None
     author = engineer if engineer and "@" in engineer else None
@@ -265,9 +271,20 @@ def _landed(produced: history.Produced | None) -> dict[str, tuple[str, str]]:
 
 
 def _work_type(
-    produced: history.Produced | None, task: TaskRow | None, settings: ReportSettings
-) -> tuple[str, str]:
-    kind, signal = work_type(
+    produced: history.Produced | None,
+    task: TaskRow | None,
+    settings: ReportSettings,
+    path: str | None,
+    labels: PullRequestLabels | None,
+) -> tuple[str, str | None]:
+    """Return the type of work, and a reason to show when a pull request's label decided it."""
+    if produced and path and labels:
+        for key in sorted(set(produced.pull_requests.values())):
+            if (found := label_type(labels.labels(path, key))) is not None:
+                kind, label = found
+                return kind.value, f"type of work {kind.value}: PR {key} is labelled {label!r}"
+
+    kind, _signal = work_type(
         [commit.subject for commit in produced.commits] if produced else [],
         (),
         produced.files if produced else [],
@@ -275,7 +292,7 @@ def _work_type(
         move_share=settings.move_share,
         title=task.title if task else None,
     )
-    return kind.value, signal
+    return kind.value, None
 
 
 def _session_row(item: SessionWork, judgement: Judgement, now: datetime) -> dict[str, Any]:

@@ -152,10 +152,15 @@ def landed_evidence(facts: Facts) -> dict[str, dict[str, str]]:
 def merge_facts(parts: list[Facts], task: TaskRow) -> Facts:
     commits = list(dict.fromkeys(sha for part in parts for sha in part.commits))
     kinds = [part.work_type for part in parts if part.commits] or [parts[0].work_type]
+    kind = max(set(kinds), key=kinds.count)
     ends = [part.ended_at for part in parts if part.ended_at]
     return Facts(
         cost=sum((part.cost for part in parts), Decimal(0)),
-        work_type=max(set(kinds), key=kinds.count),
+        work_type=kind,
+        type_reason=next(
+            (part.type_reason for part in parts if part.work_type == kind and part.type_reason),
+            None,
+        ),
         model=None,
         ended_at=max(ends) if ends else None,
         git_known=any(part.git_known for part in parts),

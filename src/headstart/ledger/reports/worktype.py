@@ -1,9 +1,10 @@
-"""Decide the type of work a session did: from commit prefixes, then labels, then files touched.
+"""Decide the type of work a session did: from pull request labels, then prefixes, then files.
 
 The first signal that names a type wins, in this order:
-1. a conventional-commit prefix on the commits' subjects (`feat:`, `fix(api):`, `docs!:` …),
+1. a label of the pull request the work landed in (`bug`, `documentation`, `refactoring` …),
+   because a reviewer chose it for the whole change;
+2. a conventional-commit prefix on the commits' subjects (`feat:`, `fix(api):`, `docs!:` …),
    by majority over the commits;
-2. a label of the pull request or task (`bug`, `documentation`, `refactoring` …);
 3. the files touched: only documentation → docs, only tests → test, only build and CI files
    → chore, mostly renames → refactor;
 4. a fix subject without a prefix ("Fix crash when …") → bugfix; else feature.
@@ -40,15 +41,19 @@ PREFIXES = {
     "deps": WorkType.CHORE,
     "revert": WorkType.BUGFIX,
 }
+# Label names, compared in lower case.
 LABELS = {
     "bug": WorkType.BUGFIX,
     "bugfix": WorkType.BUGFIX,
     "fix": WorkType.BUGFIX,
+    "defect": WorkType.BUGFIX,
     "regression": WorkType.BUGFIX,
     "feature": WorkType.FEATURE,
+    "feat": WorkType.FEATURE,
     "enhancement": WorkType.FEATURE,
     "refactor": WorkType.REFACTOR,
     "refactoring": WorkType.REFACTOR,
+    "cleanup": WorkType.REFACTOR,
     "tech-debt": WorkType.REFACTOR,
     "test": WorkType.TEST,
     "tests": WorkType.TEST,
@@ -57,6 +62,7 @@ LABELS = {
     "documentation": WorkType.DOCS,
     "chore": WorkType.CHORE,
     "dependencies": WorkType.CHORE,
+    "deps": WorkType.CHORE,
     "ci": WorkType.CHORE,
     "build": WorkType.CHORE,
 }
@@ -81,6 +87,10 @@ def work_type(
     title: str | None = None,
 ) -> tuple[WorkType, str]:
     """Return the type of work and the signal it was read from, for the reasons shown."""
+    if (found := label_type(labels)) is not None:
+        kind, label = found
+        return kind, f"label {label!r}"
+
     prefixes = Counter(
         PREFIXES[match["type"].lower()]
         for subject in [*subjects, *([title] if title else [])]
@@ -89,10 +99,6 @@ def work_type(
     if prefixes:
         kind, _count = max(prefixes.items(), key=lambda item: (item[1], -_order(item[0])))
         return kind, "conventional prefix"
-
-    for label in labels:
-        if (kind := LABELS.get(label.strip().lower())) is not None:
-            return kind, f"label {label!r}"
 
     if files:
         if all(_DOC_FILE.search(path) for path in files):
@@ -107,6 +113,14 @@ def work_type(
     if any(is_fix_commit(subject, ()) for subject in [*subjects, *([title] if title else [])]):
         return WorkType.BUGFIX, "fix subject"
     return WorkType.FEATURE, "no other signal"
+
+
+def label_type(labels: Sequence[str]) -> tuple[WorkType, str] | None:
+    """Return the type the first known label names, and that label; None when none is known."""
+    for label in labels:
+        if (kind := LABELS.get(label.strip().lower())) is not None:
+            return kind, label
+    return None
 
 
 def _order(kind: WorkType) -> int:
