@@ -8,18 +8,21 @@ config directory), and the defaults below.
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from headstart.errors import InputError
 
 APP_NAME = "headstart"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -234,5 +237,44 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment and config file, then apply non-None overrides."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """Build settings from the environment and config file, then apply non-None overrides.
+
+    A config file that is missing when named, is not TOML, or holds a key no setting has is an
+    InputError naming the file: a misspelt `api_token` must not start a server without one.
+    """
+    path = default_config_file()
+    _check_config_file(path, named="HEADSTART_CONFIG" in os.environ)
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+            for error in exc.errors()
+        )
+        raise InputError(
+            f"invalid settings in {str(path)!r} or the HEADSTART_* environment: {problems}; "
+            "fix the value (README, Configuration, lists the settings)"
+        ) from None
+
+
+def _check_config_file(path: Path, *, named: bool) -> None:
+    if not path.exists():
+        if named:
+            raise InputError(
+                f"HEADSTART_CONFIG names {str(path)!r}, which does not exist; create it or unset the variable"
+            )
+        return
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {str(path)!r} is not valid TOML: {exc}; fix that line") from None
+    except OSError as exc:
+        raise InputError(f"could not read the config file {str(path)!r}: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        known = ", ".join(sorted(Settings.model_fields))
+        raise InputError(
+            f"config file {str(path)!r} has keys no setting has: {', '.join(unknown)}; "
+            f"check their spelling (settings: {known})"
+        )

@@ -78,6 +78,9 @@ def configure_logging(verbose: int = 0, log_format: str | None = None) -> None:
             f"unknown log format {log_format!r}: set {LOG_FORMAT_ENV} to 'text' or 'json'"
         )
     handler = logging.StreamHandler(sys.stderr)
+    # The handler checks the level too: a library imported later may set its own logger lower
+    # (bm25s sets DEBUG on import).
+    handler.setLevel(level)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
 

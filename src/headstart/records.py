@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
@@ -137,3 +138,22 @@ _TEST_PATH = re.compile(
 def is_test_file(path: str) -> bool:
     """Tell whether a path names a test file, by the conventions of common languages and runners."""
     return bool(_TEST_PATH.search(path))
+
+
+# Changelogs, release notes and news fragments: most changes touch them, so their history says
+# little about any one change.
+_CHANGELOG_STEMS = {
+    "changes", "changelog", "history", "news", "releasenotes", "release-notes", "release_notes",
+    "whatsnew", "whats-new", "whats_new",
+}
+_CHANGELOG_FOLDERS = {
+    "changelog.d", "changes", "changelog", "changelogs", "newsfragments", "news", ".changeset",
+    "release-notes", "releasenotes",
+}
+
+
+def is_changelog(path: str) -> bool:
+    """Tell whether a path is a changelog, release notes or a news fragment."""
+    parts = PurePosixPath(path.lower()).parts
+    stem = parts[-1].split(".", 1)[0]
+    return stem in _CHANGELOG_STEMS or any(part in _CHANGELOG_FOLDERS for part in parts[:-1])

@@ -77,7 +77,9 @@ class Headstart:
         if not states:
             raise IndexNotFoundError("nothing is indexed yet; run `headstart index PATH` on a repository first")
         known = ", ".join(repr(state.repo) for state in states)
-        raise InputError(f"several repositories are indexed ({known}); name one with --repo")
+        raise InputError(
+            f"several repositories are indexed ({known}); name one: `--repo` on the command line, `repo` in a request"
+        )
 
     def freshness(self, name: str, path: Path | None, refresh: bool) -> Freshness:
         """Check the index against HEAD, and catch it up when the gap is small."""

@@ -12,6 +12,7 @@ from tests.ledger.reports.scenario import sqlite_scenario
 from typer.testing import CliRunner
 
 from headstart.cli.report import report_app
+from headstart.errors import InputError
 
 runner = CliRunner()
 
@@ -89,3 +90,13 @@ def test_analyze_writes_outcomes(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["sessions"], summary["tasks"], summary["without_git"]) == (10, 1, 0)
+
+
+def test_missing_ledger_refused(tmp_path: Path) -> None:
+    mistyped = tmp_path / "no-such-dir" / "ledger.sqlite3"
+
+    result = runner.invoke(report_app, ["spend", "--database", f"sqlite:///{mistyped}"])
+
+    assert isinstance(result.exception, InputError)
+    assert f"no ledger at {str(mistyped)!r}" in str(result.exception)
+    assert not mistyped.parent.exists()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from headstart.config import Settings
 from headstart.context.render import render_json, render_markdown
 from headstart.context.tokens import count_tokens
+from headstart.errors import IndexNotFoundError
 from headstart.indexers.pipeline import index_repository
-from headstart.service import Headstart
+from headstart.service import AUTO_REFRESH_LIMIT, Headstart
 
 
 @pytest.fixture
@@ -109,6 +111,8 @@ def test_brief_fits_token_budget(headstart, history, output):
         assert brief.likely_files
         if full.tokens > budget:
             assert brief.omitted
+            # Cuts stop once the brief fits, rather than leave most of the budget unused.
+            assert brief.tokens > budget * 0.6
     # Below the header and one file, the smallest brief comes back with its true size.
     tiny = headstart.brief("session cookie expiry", repo=str(history.path), max_tokens=100, output=output)
     assert len(tiny.likely_files) == 1
@@ -166,3 +170,29 @@ def test_brief_reports_rewritten_history(headstart, history):
 
     fresh = headstart.brief("legacy module", repo=str(history.path))
     assert fresh.freshness.indexed_head == history.head()
+
+
+def test_brief_never_indexes_a_long_history_unasked(git_repo, store, tmp_path):
+    lines: list[str] = []
+    for number in range(AUTO_REFRESH_LIMIT + 1):
+        message = f"Change {number}\n"
+        content = f"value {number}\n"
+        lines += ["commit refs/heads/main", f"committer Ada <ada@example.com> {1_700_000_000 + number} +0000"]
+        lines += [f"data {len(message)}", message.rstrip("\n"), "M 100644 inline f.txt", f"data {len(content)}", content]
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=git_repo.path, input="\n".join(lines).encode(), check=True)
+    subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=git_repo.path, check=True)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    with pytest.raises(IndexNotFoundError, match="run `headstart index"):
+        service.brief("change the value", repo=str(git_repo.path))
+
+    assert store.repository_state(git_repo.path.resolve().as_posix()) is None
+
+
+def test_brief_indexes_a_short_history_first(git_repo, store, tmp_path):
+    git_repo.commit("Add the parser", {"parser.py": "def parse():\n    pass\n"})
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    brief = service.brief("fix the parser", repo=str(git_repo.path))
+
+    assert [item.path for item in brief.likely_files] == ["parser.py"]

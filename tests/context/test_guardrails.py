@@ -87,6 +87,22 @@ def test_check_flags_revert_with_reason(service, coupled):
     assert "1 bug-fix commit(s)" in fragile.message
 
 
+def test_changelog_is_not_fragile(git_repo, store, tmp_path):
+    # Every fix adds a changelog line; that makes the changelog busy, not fragile.
+    for number in range(3):
+        git_repo.commit(
+            f"Fix crash {number}",
+            {"src/app.py": f"# fix {number}\n", "CHANGES.rst": f"- fixed crash {number}\n"},
+        )
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    result = service.check(["src/app.py", "CHANGES.rst"], repo=str(git_repo.path))
+
+    fragile = {item.files[0] for item in result.fragile if item.kind == "fragile"}
+    assert fragile == {"src/app.py"}
+
+
 def test_check_quotes_nearest_rules_first(service, coupled):
     result = service.check(["src/api/api.py"], repo=str(coupled.path), task="validate handler input")
 

@@ -13,8 +13,10 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from headstart.config import load_settings
+from headstart.config import Settings, load_settings
+from headstart.errors import InputError
 from headstart.ledger.db import open_ledger
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.reports import (
@@ -32,6 +34,7 @@ from headstart.ledger.reports import (
     spend_report,
     verdict_report,
 )
+from headstart.ledger.reports.pr_labels import PullRequestLabels
 from headstart.ledger.reports.tables import report_rows
 from headstart.ledger.teams import TeamMap
 from headstart.logs import configure_logging
@@ -94,12 +97,26 @@ def _query(
 
 def _run(database: str | None, build: Any) -> BaseModel:
     settings = load_settings()
-    ledger = open_ledger(database or settings.ledger_database_url)
+    url = database or settings.ledger_database_url
+    _require_sqlite_file(url)
+    ledger = open_ledger(url)
     try:
         with ledger.session() as session:
             return build(session, ReportSettings.from_settings(settings), settings)
     finally:
         ledger.close()
+
+
+def _require_sqlite_file(url: str) -> None:
+    """Refuse a SQLite ledger that does not exist: a report on a mistyped path would make an empty one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    if not Path(parsed.database).exists():
+        raise InputError(
+            f"no ledger at {parsed.database!r}; check --database, or fill one first with "
+            "`headstart ledger ingest`"
+        )
 
 
 def _emit(report: BaseModel, output: Format) -> None:
@@ -131,12 +148,28 @@ def analyze_command(
 ) -> None:
     """Link sessions and tasks to their commits and classify them; run before the other reports.
 
-    Run it where the repositories are cloned, since commits are read from git.
+    Run it where the repositories are cloned, since commits are read from git. Labels of pull
+    requests in the index store, when there is one, decide the type of work.
     Example: headstart report analyze
     """
     configure_logging(verbose)
-    summary = _run(database, lambda session, rules, _s: analyze_outcomes(session, settings=rules))
+
+    def build(session: Any, rules: ReportSettings, settings: Settings) -> BaseModel:
+        return analyze_outcomes(session, settings=rules, labels=_store_labels(settings))
+
+    summary = _run(database, build)
     typer.echo(summary.model_dump_json(indent=2))
+
+
+def _store_labels(settings: Settings) -> PullRequestLabels | None:
+    """Read pull request labels from the store only when one exists; never create it here."""
+    uri = settings.store_uri
+    if "://" not in uri and not Path(uri).expanduser().exists():
+        return None
+    # Imported here: the store loads LanceDB, which the other reports never need.
+    from headstart.service import open_store
+
+    return PullRequestLabels(open_store(settings))
 
 
 @report_app.command("spend")

@@ -11,7 +11,7 @@ from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
 from headstart.context.rules import codeowners, relevant_quotes
 from headstart.context.tracker_items import tracker_guardrails
-from headstart.records import is_test_file
+from headstart.records import is_changelog, is_test_file
 from headstart.context.signals import (
     Thresholds,
     co_change_rules,
@@ -95,6 +95,9 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
     items: list[Guardrail] = []
     year_ago = (view.last_time or view.first_time) - timedelta(days=365) if view.last_time else None
     for path in paths:
+        if is_changelog(path):
+            # Every fix adds a changelog line, so a changelog looks fragile without being so.
+            continue
         fragile = fragility(store, view, path)
         if fragile.reverts:
             recent = [revert for revert, _ in fragile.reverts if year_ago is None or revert.created_at >= year_ago]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from headstart.context.models import Brief
 from headstart.context.tokens import count_tokens
 
@@ -109,8 +107,7 @@ def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
     """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`.
 
     Tokenizing the whole brief after every cut is the slow part. So items are cut against an
-    estimate of their size (their JSON, at about four characters a token), and the brief is
-    counted exactly only after each round of cuts.
+    estimate of their size, and the brief is counted exactly only after each round of cuts.
     """
     while True:
         brief.tokens = _settled_count(brief, output)
@@ -123,9 +120,19 @@ def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
             if item is None:
                 break
             cut_any = True
-            excess -= max(1, len(item.model_dump_json()) // 4)
+            excess -= _estimated_tokens(item, output)
         if not cut_any:
             return brief  # already at every floor; report the true size rather than cut more
+
+
+def _estimated_tokens(item, output: str) -> int:
+    """Tokens an item adds to the rendered brief, counted closely enough to stop cutting in time."""
+    text = item.model_dump_json()
+    if output == "json":
+        # The item's own compact JSON is what the brief holds, so its count is nearly exact.
+        return max(1, count_tokens(text))
+    # Markdown renders an item in fewer characters than its JSON; a quarter of them is close.
+    return max(1, len(text) // 4)
 
 
 def _settled_count(brief: Brief, output: str) -> int:
@@ -138,7 +145,7 @@ def _settled_count(brief: Brief, output: str) -> int:
     return brief.tokens
 
 
-def _cut_one(brief: Brief):  # noqa: ANN202 - returns the item removed, of any section's type
+def _cut_one(brief: Brief):
     for section, floor in _CUT_ORDER:
         items = getattr(brief, section)
         if len(items) > floor:

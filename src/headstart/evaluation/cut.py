@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 
 import pygit2
 from pydantic import BaseModel, Field
@@ -16,6 +15,7 @@ from headstart.errors import InputError
 from headstart.indexers.commits import commit_time, diff_changes
 from headstart.indexers.messages import decode, find_links, find_pull_request, split_message
 from headstart.indexers.pipeline import tracked_files
+from headstart.records import is_changelog
 
 logger = logging.getLogger("headstart.evaluation")
 
@@ -44,15 +44,6 @@ _REVERTS_COMMIT = re.compile(r"This reverts commit [0-9a-f]{7,40}", re.IGNORECAS
 
 # Files that record the change itself: naming them in the expected answer would reward a ranker
 # for guessing the release notes, which every change touches.
-_CHANGELOG_STEMS = {
-    "changes", "changelog", "history", "news", "releasenotes", "release-notes", "release_notes",
-    "whatsnew", "whats-new", "whats_new",
-}
-_CHANGELOG_FOLDERS = {
-    "changelog.d", "changes", "changelog", "changelogs", "newsfragments", "news", ".changeset",
-    "release-notes", "releasenotes",
-}
-
 
 class Task(BaseModel):
     """A later change replayed as a task: its text and the files it changed."""
@@ -178,13 +169,6 @@ def parse_cut_date(text: str) -> datetime:
     except ValueError as exc:
         raise InputError(f"--cut-date {text!r} is not an ISO 8601 date; use for example 2024-01-31") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def is_changelog(path: str) -> bool:
-    """Tell whether a path is a changelog, release notes or a news fragment."""
-    parts = PurePosixPath(path.lower()).parts
-    stem = parts[-1].split(".", 1)[0]
-    return stem in _CHANGELOG_STEMS or any(part in _CHANGELOG_FOLDERS for part in parts[:-1])
 
 
 def skip_reason(subject: str, message: str, author: str, files: int, max_files: int) -> str | None:

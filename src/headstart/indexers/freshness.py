@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pygit2
@@ -9,6 +10,9 @@ import pygit2
 from headstart.indexers.repository import open_repository
 from headstart.records import Freshness
 from headstart.store import Store
+
+# Commits counted at most in a repository never indexed; enough to tell small from large.
+UNINDEXED_COUNT_LIMIT = 10_000
 
 
 def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
@@ -21,9 +25,12 @@ def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
     current = str(opened.head.id) if opened.head is not None else None
     state = store.repository_state(opened.name)
     if state is None:
+        # Counted so that a caller catching small gaps up does not index a long history unasked.
+        behind = sum(1 for _ in itertools.islice(opened.repo.walk(current), UNINDEXED_COUNT_LIMIT)) if current else 0
         return opened.name, Freshness(
             current_head=current,
             stale=True,
+            behind=behind,
             message=f"{opened.path} has not been indexed; run `headstart index {opened.path}`",
         )
 

@@ -43,6 +43,10 @@ class Embedder:
             # A local copy needs no hub; this also stops a slow network probe on offline machines.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # The weight-loading progress bar would land in every brief's stderr, and agents read it.
+        transformers_logging.disable_progress_bar()
 
         logger.info("loading embedding model %s", self.model_name)
         try:

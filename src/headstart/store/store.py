@@ -78,7 +78,7 @@ class Store:
                 uri, read_consistency_interval=timedelta(0), storage_options=dict(storage_options or {}) or None
             )
         except (OSError, ValueError, RuntimeError) as exc:
-            raise StoreError(f"could not open the store at {uri!r}: {exc}") from exc
+            raise StoreError(f"could not open the store at {uri!r}: {_open_failure(str(exc))}") from exc
         self._records: Any = None
         self._records_keyed = False
         # Handles are kept: with read_consistency_interval=0 each read sees the latest version.
@@ -389,3 +389,25 @@ def _fts_query(text: str) -> str:
     """Strip characters the full-text query parser treats as syntax, keeping the words."""
     cleaned = "".join(character if character.isalnum() or character in "_-./ " else " " for character in text)
     return " ".join(cleaned.split()) or text
+
+
+# LanceDB reports object-store failures as long Rust debug dumps; these name the usual causes.
+_OPEN_HINTS = (
+    ("Failed to get AWS credentials", "no AWS credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+    ("BadScheme", "the endpoint is http://, which needs AWS_ALLOW_HTTP=true (or allow_http in [storage_options])"),
+    ("ConnectionRefused", "nothing answered at the endpoint; check AWS_ENDPOINT_URL and that the server runs"),
+    ("dns error", "the endpoint's host name does not resolve; check AWS_ENDPOINT_URL"),
+    ("InvalidAccessKeyId", "the access key is not known to the server; check AWS_ACCESS_KEY_ID"),
+    ("SignatureDoesNotMatch", "the secret key is wrong; check AWS_SECRET_ACCESS_KEY"),
+    ("NoSuchBucket", "the bucket does not exist; create it or fix the URI"),
+)
+_DUMP_CHARS = 300
+
+
+def _open_failure(text: str) -> str:
+    """Shorten LanceDB's error and put the likely fix first when the cause is a known one."""
+    short = text if len(text) <= _DUMP_CHARS else text[:_DUMP_CHARS] + " …"
+    for marker, hint in _OPEN_HINTS:
+        if marker in text:
+            return f"{hint} ({short})"
+    return short

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.ingest import record_events
-from headstart.ledger.models import UsageDaily
+from headstart.ledger.models import UsageDaily, UsageRecord
 from headstart.ledger.reports import ReportQuery, spend_report
 from headstart.ledger.reports.rollup import split_days
 
@@ -82,3 +82,20 @@ def test_concurrent_reports_rebuild_once(ledger, prices) -> None:
     assert costs == [Decimal(18)] * 4
     with ledger.session() as session:
         assert session.scalar(select(func.count()).select_from(UsageDaily)) == 1
+
+
+def test_unpriced_day_rolls_up(ledger, prices) -> None:
+    # A model missing from the price table is recorded unpriced; a day holding only such
+    # requests must still roll up, with no cost, rather than break every report.
+    unknown = _event(10, DAY + timedelta(hours=9)).model_copy(update={"model": "claude-futuremodel-9"})
+    priced = _event(11, DAY + timedelta(days=1, hours=9))
+    record_events(ledger, [unknown, priced], prices=prices)
+
+    with ledger.session() as session:
+        report = spend_report(session, ReportQuery(start=DAY, end=DAY + timedelta(days=2)))
+        priced_flags = session.scalars(select(UsageRecord.priced).order_by(UsageRecord.timestamp)).all()
+        priced_cost = session.scalar(select(UsageRecord.computed_cost).where(UsageRecord.priced))
+
+    assert priced_flags == [False, True]
+    assert report.requests == 2
+    assert report.cost == priced_cost > 0

@@ -66,7 +66,8 @@ def _aggregate(session: Session) -> Select[Any]:
         *columns,
         func.count().label("requests"),
         func.sum(token_sum()).label("tokens"),
-        func.sum(cast(UsageRecord.__table__.c.computed_cost, BigInteger)).label("cost"),
+        # An unpriced request has no cost; a day of only such requests still sums to zero.
+        func.coalesce(func.sum(cast(UsageRecord.__table__.c.computed_cost, BigInteger)), 0).label("cost"),
     ).group_by(day, *columns)
 
 
