@@ -205,6 +205,31 @@ def push_command(
     typer.echo(f"pushed {report.records} records in {report.batches} batches to {report.server}")
 
 
+@ledger_app.command("assign-teams")
+def assign_teams_command(database: DatabaseOption = None, teams: TeamsOption = None) -> None:
+    """Give the requests, sessions and engineers that have no team the one teams.toml names now.
+
+    Example: headstart ledger assign-teams --teams teams.toml
+    """
+    from headstart.errors import InputError
+    from headstart.ledger.reassign import assign_teams
+
+    path = teams or load_settings().teams_file
+    if path is None:
+        raise InputError("no team file to assign from; pass --teams teams.toml or set teams_file")
+    team_map = TeamMap.load(path)
+    ledger = open_ledger(_database_url(database))
+    try:
+        with ledger.session() as session:
+            assignment = assign_teams(session, team_map)
+    finally:
+        ledger.close()
+    typer.echo(
+        f"assigned teams to {assignment.records} requests, {assignment.sessions} sessions and "
+        f"{assignment.engineers} engineers that had none, from {path}"
+    )
+
+
 @ledger_app.command("summary")
 def summary_command(database: DatabaseOption = None) -> None:
     """Print usage and cost by tool and model, and the models that need a price.

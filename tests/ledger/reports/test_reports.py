@@ -102,6 +102,17 @@ def test_efficiency_split(scenario) -> None:
     assert engineers["ada@example.com"].team == "platform"
 
 
+def test_budgets_judge_the_period_the_query_ends_in(scenario) -> None:
+    ledger, teams, _shas = scenario
+    with ledger.session() as session:
+        report = budget_report(session, MARCH, teams.budgets)
+
+    # MARCH ends at April 1, exclusive: its last instant is in March, so March is judged.
+    platform = next(item for item in report.teams if item.team == "platform")
+    assert (platform.period_start, platform.period_end) == (date(2024, 3, 1), date(2024, 4, 1))
+    assert platform.spent > 0
+
+
 def test_budgets_burn_forecast_and_outliers(scenario) -> None:
     ledger, teams, _shas = scenario
     as_of = march(16, 0)

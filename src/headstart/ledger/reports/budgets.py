@@ -92,12 +92,16 @@ def budget_report(
 ) -> BudgetReport:
     """Report each team's budget use and forecast as of `as_of`, and the period's outliers.
 
-    `as_of` defaults to the query's end (or now); the teams listed are those with a budget and
-    those that spent in the current period.
+    `as_of` defaults to the last instant of the query (its end is exclusive, and would fall in
+    the next period), or now when that is earlier; the teams listed are those with a budget and
+    those that spent in the current period. The dashboard judges the same way.
     """
     settings = settings or ReportSettings()
     query = query.scoped(team_scope).check()
-    as_of = (as_of or query.end or datetime.now(UTC)).astimezone(UTC)
+    now = datetime.now(UTC)
+    if as_of is None:
+        as_of = min(now, query.end - timedelta(microseconds=1)) if query.end else now
+    as_of = as_of.astimezone(UTC)
 
     ensure_daily(session)
     teams = _team_statuses(session, query, budgets, as_of)
