@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     )
     model: str = Field(default=DEFAULT_MODEL, description="sentence-transformers model name or path.")
     device: str | None = Field(default=None, description="torch device for embedding (cpu, cuda, mps).")
-    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+    # 16 encoded commit messages faster than 64 on a 2-core CPU, with less memory (docs/benchmarks.md).
+    embed_batch_size: int = Field(default=16, ge=1, description="Texts per embedding batch.")
     max_tokens: int = Field(default=1500, ge=100, description="Default token budget of a brief.")
     co_change_min_shared: int = Field(
         default=10, ge=1, description="Commits two files must share before a co-change rule is stated."

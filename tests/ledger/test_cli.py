@@ -99,7 +99,7 @@ def test_errors_exit_nonzero(tmp_path: Path, args: list[str], message: str) -> N
     env = {
         **os.environ,
         "HEADSTART_DATA_DIR": str(tmp_path),
-        "HEADSTART_CONFIG": str(tmp_path / "none.toml"),
+        "HEADSTART_CONFIG": os.devnull,
     }
     done = subprocess.run(
         [sys.executable, "-c", "from headstart.cli import main; main()", "ledger", *args],

@@ -24,7 +24,7 @@ _STATUS = {
 _LINE_STATS: OrderedDict[tuple[pygit2.Oid, pygit2.Oid, bool], tuple[int | None, int | None, bool, list[str]]] = OrderedDict()
 _LINE_STATS_ENTRIES = 50_000
 
-OBJECT_CACHE_BYTES = 64 * 1024 * 1024
+OBJECT_CACHE_BYTES = 32 * 1024 * 1024
 
 SHALLOW_BOUNDARY_LABEL = "shallow_boundary"
 _CO_AUTHOR = re.compile(r"^Co-authored-by:\s*(?P<who>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -34,9 +34,9 @@ _NAME_EMAIL = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>]*)>$")
 def tune_for_history() -> None:
     """Set libgit2 up for reading many diffs in this process.
 
-    Blobs and trees stay in memory, because neighbouring commits diff the same ones: 64 MB a
-    process read sqlalchemy's 18,235 commits as fast as 512 MB did, with a third of the memory
-    (docs/benchmarks.md). libgit2 stops re-hashing each object it reads, which git does not do
+    Blobs and trees stay in memory, because neighbouring commits diff the same ones. On
+    sqlalchemy's 18,235 commits, 32 MB a process kept the walk above half of `git log`'s speed
+    with under a third of the memory 512 MB took (docs/benchmarks.md). libgit2 stops re-hashing each object it reads, which git does not do
     either. That check took about 30% of the diff time on pytest-dev/pytest, and indexing only
     reads.
     """

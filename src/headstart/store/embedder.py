@@ -31,7 +31,7 @@ def resolve_model(name: str) -> str:
 class Embedder:
     """Encode texts into unit-length float32 vectors with one sentence-transformers model."""
 
-    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model: str, *, device: str | None = None, batch_size: int = 16) -> None:
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
