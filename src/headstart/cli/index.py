@@ -25,9 +25,6 @@ from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
 from headstart.config import RepositorySource, Settings, default_config_file
 from headstart.errors import HeadstartError, InputError
 from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
-from headstart.indexers.trackers.github import TrackerReport
-from headstart.indexers.trackers.imports import ImportReport
-from headstart.indexers.trackers.run import run_trackers
 from headstart.service import open_store
 from headstart.store import LeaseHeldError, Store
 
@@ -84,6 +81,9 @@ def index(
     store = open_store(settings)
 
     if github or gitlab or imports:
+        # The tracker clients are imported only when asked for: a plain index run starts faster.
+        from headstart.indexers.trackers.run import run_trackers
+
         reports = run_trackers(
             store,
             settings.data_dir,
@@ -197,6 +197,9 @@ def _index_source(
         if report.plan.head is None:
             outcome.message = "no commits yet"
     if source.github or source.gitlab:
+        from headstart.indexers.trackers.github import TrackerReport
+        from headstart.indexers.trackers.run import run_trackers
+
         reports = run_trackers(
             store,
             settings.data_dir,
@@ -267,6 +270,8 @@ def _print_report(report: IndexReport) -> None:
 
 
 def _print_tracker_report(report) -> None:  # noqa: ANN001 - a TrackerReport or ImportReport
+    from headstart.indexers.trackers.imports import ImportReport
+
     if isinstance(report, ImportReport):
         counts = ", ".join(f"{count} {kind}" for kind, count in sorted(report.written.items())) or "no records"
         typer.echo(f"{report.path}: imported {counts} into {', '.join(sorted(report.repos)) or 'no repository'}.")

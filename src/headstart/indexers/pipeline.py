@@ -15,7 +15,6 @@ from pygit2.enums import SortMode
 
 from headstart.indexers.commits import to_posix
 from headstart.indexers.pull_requests import pull_request_record, web_url
-from headstart.indexers.redaction import redact_record
 from headstart.indexers.repository import OpenRepository, open_repository
 from headstart.indexers.standards import standard_records
 from headstart.indexers.walk import read_commits
@@ -189,6 +188,10 @@ def _write_index(
     stats_in_step = not plan.stale_commits and store.stats.applied(opened.name) == indexed_before
     if on_progress:
         on_progress(0, total)
+    # Imported only when there is something to write: detect-secrets takes a tenth of a second to
+    # load, which a no-op run should not pay.
+    from headstart.indexers.redaction import redact_record
+
     commits = read_commits(opened.repo, plan.new_commits, opened.name, renames=renames, workers=workers)
     # Closing the reader on any error stops its worker processes now, not at garbage collection.
     with closing(commits):
@@ -299,6 +302,8 @@ def rebuild_stats(store: Store, repo: str, max_files_per_commit: int) -> None:
 
 def _sync_standards(store: Store, opened: OpenRepository, head_files: list[str]) -> int:
     """Store the head's rules files and CODEOWNERS, and drop those that no longer exist."""
+    from headstart.indexers.redaction import redact_record
+
     records = [redact_record(record) for record in standard_records(opened.repo, opened.head, opened.name, head_files)]
     current = {record.id for record in records}
     gone = [record_id for record_id in store.keys(opened.name, RecordKind.STANDARD.value).values() if record_id not in current]
