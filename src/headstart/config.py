@@ -240,7 +240,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment and config file, then apply non-None overrides.
 
-    A config file that is missing when named, is not TOML, or holds a key no setting has is an
+    A config file that is missing when named, is not TOML, or contains a key no setting has is an
     InputError naming the file: a misspelt `api_token` must not start a server without one.
     """
     path = default_config_file()

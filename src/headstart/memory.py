@@ -26,8 +26,8 @@ def release_free_memory() -> None:
     """Return the allocator's free pages to the system, where the C library allows it.
 
     PyTorch and Arrow free their batch buffers into glibc's per-thread arenas, which keep the
-    pages. Over an index run those idle pages added about a quarter to the resident size of the
-    main process; trimming after each batch gives them back at the cost of a few milliseconds.
+    pages. After encoding 1,024 commit messages, trimming cut the process's resident size from
+    855 MB to 631 MB. The cost per batch was not measured; it is expected to be small.
     """
     trim = _malloc_trim()
     if trim is not None:

@@ -140,7 +140,7 @@ def is_test_file(path: str) -> bool:
     return bool(_TEST_PATH.search(path))
 
 
-# Changelogs, release notes and news fragments: most changes touch them, so their history says
+# Changelogs, release notes and news fragments: most changes touch them, so their history tells
 # little about any one change.
 _CHANGELOG_STEMS = {
     "changes", "changelog", "history", "news", "releasenotes", "release-notes", "release_notes",

@@ -96,8 +96,8 @@ class Headstart:
                         self.store, path, max_files_per_commit=self.settings.max_files_per_commit
                     )
             except LeaseHeldError as exc:
-                # Another job is writing this repository right now; a brief from the index as it
-                # stands beats an error, and the freshness note says why it may lag.
+                # Another job is writing this repository now. A brief from the current index is
+                # more useful than an error, and the freshness message explains why it may lag.
                 logger.info("not catching up %s: %s", name, exc)
                 freshness.message = f"{freshness.message}; another index job is running, so it was not caught up ({exc})"
                 return freshness

@@ -1,4 +1,4 @@
-"""A config file that is missing, not TOML, misspelt or holds a bad value stops every command."""
+"""A config file that is missing, not TOML, misspelt or contains a bad value stops every command."""
 
 from __future__ import annotations
 

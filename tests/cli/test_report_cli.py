@@ -77,7 +77,8 @@ def test_spend_table_and_bad_period(ledger_url: str) -> None:
     )
 
     assert table.exit_code == 0, table.output
-    assert "claude_code" in table.stdout and "2024-03-01" in table.stdout
+    assert "claude_code" in table.stdout
+    assert "2024-03-01" in table.stdout
     assert bad.exit_code != 0
     assert "is not before end" in str(bad.exception)
 

@@ -351,7 +351,8 @@ def test_concurrent_briefs_and_ingest_at_both_replicas(cluster: Cluster) -> None
         if kind == "otlp":
             assert "partialSuccess" not in body, body
         else:
-            assert body["accepted"] == 5 and body["rejected"] == 0, body
+            assert body["accepted"] == 5, body
+            assert body["rejected"] == 0, body
 
     expected_ids = {rid for ids in otlp_batches + push_batches for rid in ids}
     briefs = {brief.id for brief in mcp_briefs + rest_briefs}

@@ -268,7 +268,8 @@ def test_request_id_echoed_or_made(
     if kept:
         assert echoed == sent
     else:
-        assert len(echoed) == 32 and int(echoed, 16) >= 0
+        assert len(echoed) == 32
+        assert int(echoed, 16) >= 0
 
 
 @contextmanager

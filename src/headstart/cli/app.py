@@ -36,7 +36,7 @@ GROUPS = ("ledger", "report")
 
 @app.callback()
 def _root() -> None:
-    # A callback keeps the app a group when a single command is registered; without it Typer
+    # A callback keeps the app a group when only one command is registered. Without it, Typer
     # would run that command directly and read its name as the command's first argument.
     pass
 

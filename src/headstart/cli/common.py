@@ -1,4 +1,4 @@
-"""What several commands share: settings and options."""
+"""Settings and options that several commands share."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ class HistoryView:
             return self._message_index
 
     def _messages_touching(self, path: str) -> list[str]:
-        # Sweeping commits say nothing about any one of their files, as in co-change.
+        # Sweeping commits carry no signal about any one of their files, as in co-change.
         return [
             f"{change.title}\n{change.body}"
             for change in self.commits_touching(path)

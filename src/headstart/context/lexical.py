@@ -1,8 +1,8 @@
 """Ranking files by the words of their past commit messages and their paths.
 
 Each file is one document: the words of its path, counted twice, and the messages of the commits
-that changed it. A task that says "fix the glob matcher" then finds the file whose history keeps
-talking about globs, even when no single past change is close to the task in meaning. BM25 comes
+that changed it. The task "fix the glob matcher" then finds the file whose history often mentions
+globs, even when no single past change is close to the task in meaning. BM25 comes
 from the `bm25s` package with its default parameters.
 """
 

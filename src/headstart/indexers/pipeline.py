@@ -138,7 +138,7 @@ def index_repository(
     if dry_run or opened.head is None:
         return IndexReport(plan=plan_index(store, opened, estimate=dry_run), dry_run=dry_run)
 
-    # Planned under the lease, so a job that waited for another one sees what that one wrote.
+    # Planned under the lease, so a job that waited for another one reads what that one wrote.
     with store.leases.acquire(f"index:{opened.name}", lease_seconds, wait=lease_wait) as lease:
         report = _write_index(
             store,

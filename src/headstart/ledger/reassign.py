@@ -40,12 +40,12 @@ def assign_teams(session: Session, teams: TeamMap) -> TeamAssignment:
     session_groups = session.execute(
         select(AgentSession.engineer_id, AgentSession.repository).where(AgentSession.team_id.is_(None)).distinct()
     ).all()
-    wanted = {
+    group_teams = {
         (engineer, repository): team
         for engineer, repository in {*record_groups, *session_groups}
         if (team := teams.team_for(None, identities.get(engineer), repository))
     }
-    names = sorted({*engineer_teams.values(), *wanted.values()})
+    names = sorted({*engineer_teams.values(), *group_teams.values()})
     team_ids = ensure_rows(session, Team.__table__, "name", [{"name": name, "created_at": utcnow()} for name in names])
 
     for engineer, team in engineer_teams.items():
@@ -54,7 +54,7 @@ def assign_teams(session: Session, teams: TeamMap) -> TeamAssignment:
         ).rowcount
     # Re-stamped so that the reports' daily rollup rebuilds the days these requests fall on.
     now = datetime.now(UTC)
-    for (engineer, repository), team in wanted.items():
+    for (engineer, repository), team in group_teams.items():
         same_engineer = UsageRecord.engineer_id.is_(None) if engineer is None else UsageRecord.engineer_id == engineer
         same_repository = UsageRecord.repository.is_(None) if repository is None else UsageRecord.repository == repository
         assignment.records += session.execute(

@@ -77,7 +77,7 @@ def build_app(
     # `/mcp`, where a mount would serve `/mcp/` and redirect `/mcp` to it.
     app.router.routes.extend(mcp_app.routes)
 
-    # Installed even without tokens: it also tells the dashboard and the report routes which
+    # Installed even without tokens, because it also gives the dashboard and the report routes which
     # teams a request may read.
     app.add_middleware(TokenAuthMiddleware, policy=policy)
     # Last, so that readiness, metrics, request ids and limits wrap the token check.

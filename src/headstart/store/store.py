@@ -81,7 +81,7 @@ class Store:
             raise StoreError(f"could not open the store at {uri!r}: {_open_failure(str(exc))}") from exc
         self._records: Any = None
         self._records_keyed = False
-        # Handles are kept: with read_consistency_interval=0 each read sees the latest version.
+        # Handles are kept: with read_consistency_interval=0 each read returns the latest version.
         self._repositories: Any = None
         self._repositories_keyed = False
         self._head_files: Any = None

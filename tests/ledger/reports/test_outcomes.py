@@ -83,12 +83,16 @@ def test_outcomes_link_commits_and_pull_requests(scenario) -> None:
     assert found["s1"].evidence["pull_requests"] == ["#12"]
     assert (found["s1"].merged_pull_requests, found["s1"].has_brief) == (1, True)
     assert found["s4"].reworked and not found["s4"].first_try
-    assert found["s2"].first_try and found["s6"].reverted and found["s7"].looped
+    assert found["s2"].first_try
+    assert found["s6"].reverted
+    assert found["s7"].looped
     assert found["s8"].abandoned and found["s8"].commits == 0
     # The task sums its one session and is the unit counted; the session is not.
     assert (found["task"].counted, found["s10"].counted) == (True, False)
-    assert found["task"].cost == Decimal(3) and found["task"].tool == "codex"
-    assert found["s5"].model == "test-opus" and found["s5"].cost == Decimal(5)
+    assert found["task"].cost == Decimal(3)
+    assert found["task"].tool == "codex"
+    assert found["s5"].model == "test-opus"
+    assert found["s5"].cost == Decimal(5)
 
 
 def test_analysis_is_repeatable(scenario) -> None:

@@ -85,8 +85,8 @@ def test_concurrent_reports_rebuild_once(ledger, prices) -> None:
 
 
 def test_unpriced_day_rolls_up(ledger, prices) -> None:
-    # A model missing from the price table is recorded unpriced; a day holding only such
-    # requests must still roll up, with no cost, rather than break every report.
+    # A model missing from the price table is recorded unpriced. A day of only such requests
+    # must still roll up with no cost, so that no report fails on it.
     unknown = _event(10, DAY + timedelta(hours=9)).model_copy(update={"model": "claude-futuremodel-9"})
     priced = _event(11, DAY + timedelta(days=1, hours=9))
     record_events(ledger, [unknown, priced], prices=prices)

@@ -92,9 +92,9 @@ def budget_report(
 ) -> BudgetReport:
     """Report each team's budget use and forecast as of `as_of`, and the period's outliers.
 
-    `as_of` defaults to the last instant of the query (its end is exclusive, and would fall in
-    the next period), or now when that is earlier; the teams listed are those with a budget and
-    those that spent in the current period. The dashboard judges the same way.
+    `as_of` defaults to the last instant of the query, or now when that is earlier. The query's
+    end is exclusive, so it would fall in the next period. The teams listed are those with a
+    budget and those that spent in the current period, as on the dashboard.
     """
     settings = settings or ReportSettings()
     query = query.scoped(team_scope).check()
