@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from headstart.evaluation import EvalOptions, run_evaluation, write_report
+from headstart.evaluation.baselines import FileContentRanker
 from headstart.evaluation.cut import choose_cut, is_changelog, parse_cut_date, skip_reason, spread
 from headstart.evaluation.metrics import score_ranking
 from headstart.evaluation.runner import EvalReport
@@ -307,3 +310,21 @@ def test_eval_tracker_cut_by_time(history, embedder: Embedder, tmp_path: Path) -
     assert set(store.keys(report.repo, "bug")) == {"#3"}
     # The pull request was merged after the cut, so the index must not know its files.
     assert set(store.keys(report.repo, "pull_request")) == {"#5"}
+
+
+def test_contents_baseline_on_a_partial_clone(git_repo, tmp_path: Path) -> None:
+    git_repo.commit(
+        "Add the parser and its data",
+        {"parser.py": "def parse(tokens): return tokens\n", "data.txt": "parser tokens\n" * 200},
+    )
+    git_repo.git("config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", "--filter=blob:limit=1k", f"file://{git_repo.path}", str(partial)],
+        check=True,
+    )
+    repo = pygit2.Repository(str(partial))
+
+    ranker = FileContentRanker(repo, repo.revparse_single("HEAD"))
+
+    assert ranker.rank("parser tokens") == ["parser.py"]

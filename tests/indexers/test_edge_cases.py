@@ -217,3 +217,23 @@ def test_untracked_build_output(git_repo, store: Store) -> None:
 
     assert len(plan.new_commits) == 1
     assert store.head_files(plan.repo) == {"src/app.py", ".gitignore"}
+
+
+@pytest.mark.parametrize("renames", [False, True])
+def test_partial_clone_without_large_blobs(git_repo, store: Store, tmp_path: Path, renames: bool) -> None:
+    big = "".join(f"line {n}\n" for n in range(400))
+    first = git_repo.commit("Add the data", {"data.txt": big, "small.txt": "a\n"})
+    second = git_repo.commit("Grow the data", {"data.txt": big + "more\n", "small.txt": "a\nb\n"})
+    git_repo.git("config", "uploadpack.allowFilter", "true")
+    partial = clone(git_repo.path, tmp_path / "partial.git", "--bare", "--filter=blob:limit=1k")
+
+    report = index_repository(store, partial, workers=1, renames=renames)
+
+    assert report.commits_written == 2
+    assert report.unknown_line_counts == 2
+    changes = commit_record(store, report.plan.repo, second).changes
+    assert changes == [
+        FileChange(path="data.txt", status="M", added=None, removed=None),
+        FileChange(path="small.txt", status="M", added=1, removed=0),
+    ]
+    assert commit_record(store, report.plan.repo, first).files == ["data.txt", "small.txt"]

@@ -262,6 +262,12 @@ def _print_report(report: IndexReport) -> None:
             f"history was rewritten: removed {report.records_deleted} records of "
             f"{len(plan.stale_commits)} commits no longer reachable."
         )
+    if report.unknown_line_counts:
+        stderr.print(
+            f"warning: {report.unknown_line_counts} changed files have unknown line counts, because "
+            f"{plan.path} lacks their contents (a partial clone?); index a full clone "
+            "(`git clone` without --filter) to count them."
+        )
     rate = report.commits_written / report.seconds if report.seconds else 0.0
     typer.echo(
         f"{plan.repo}: indexed {report.commits_written} new commits and "

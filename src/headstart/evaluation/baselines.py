@@ -45,7 +45,7 @@ class BM25Ranker:
 
 
 class FileContentRanker(BM25Ranker):
-    """BM25 over each file's path and text at the cut; binary files and files over 1 MiB are left out."""
+    """BM25 over each file's path and text at the cut; binary files, files over 1 MiB and files whose contents are missing are left out."""
 
     name = "bm25_contents"
 
@@ -53,13 +53,19 @@ class FileContentRanker(BM25Ranker):
         documents: dict[str, list[str]] = {}
         skipped = 0
         for path in tracked_files(commit):
-            blob = commit.tree[path]
-            if blob.size > MAX_FILE_BYTES or blob.is_binary:
+            try:
+                blob = commit.tree[path]
+                if blob.size > MAX_FILE_BYTES or blob.is_binary:
+                    skipped += 1
+                    continue
+                data = blob.data
+            except (KeyError, pygit2.GitError):
+                # Its contents are missing from a partial clone.
                 skipped += 1
                 continue
-            text = blob.data.decode("utf-8", errors="replace")
+            text = data.decode("utf-8", errors="replace")
             documents[path] = tokenize(path) + tokenize(text)
-        logger.debug("contents baseline: %d files, %d binary or large ones left out", len(documents), skipped)
+        logger.debug("contents baseline: %d files, %d binary, large or missing ones left out", len(documents), skipped)
         super().__init__(documents)
 
 

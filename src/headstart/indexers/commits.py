@@ -23,6 +23,8 @@ _STATUS = {
 # Line counts per (old blob, new blob) pair, most recently used last; about 100 bytes each.
 _LINE_STATS: OrderedDict[tuple[pygit2.Oid, pygit2.Oid, bool], tuple[int | None, int | None, bool, list[str]]] = OrderedDict()
 _LINE_STATS_ENTRIES = 50_000
+# Sentinel for the patch of a delta whose blobs are missing from the object database.
+MISSING_BLOB = object()
 
 OBJECT_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -86,7 +88,12 @@ def diff_changes(
     else:
         diff = commit.tree.diff_to_tree(swap=True, context_lines=0, interhunk_lines=0)
     if renames:
-        diff.find_similar(flags=DiffFind.FIND_RENAMES)
+        try:
+            diff.find_similar(flags=DiffFind.FIND_RENAMES)
+        except (pygit2.GitError, KeyError):
+            # Rename detection compares contents, which a partial clone may not have. The
+            # files then show as deleted and added, as without --renames.
+            pass
 
     changes: list[FileChange] = []
     for position, delta in enumerate(diff.deltas):
@@ -158,9 +165,17 @@ def _patch_facts(
         _LINE_STATS.move_to_end(key)
         return cached
 
-    patch = diff[position]
-    if patch is None or patch.delta.is_binary:
-        facts: tuple[int | None, int | None, bool, list[str]] = (None, None, True, [])
+    facts: tuple[int | None, int | None, bool, list[str]]
+    try:
+        patch = diff[position]
+    except (pygit2.GitError, KeyError):
+        # A blob missing from the object database, as in a partial clone made with
+        # `--filter=blob:limit=…`. The file is still listed as changed, with unknown line counts.
+        patch = MISSING_BLOB
+    if patch is MISSING_BLOB:
+        facts = (None, None, False, [])
+    elif patch is None or patch.delta.is_binary:
+        facts = (None, None, True, [])
     else:
         _, added, removed = patch.line_stats
         facts = (added, removed, False, test_functions(patch.text) if wants_tests else [])
@@ -168,6 +183,11 @@ def _patch_facts(
     if len(_LINE_STATS) > _LINE_STATS_ENTRIES:
         _LINE_STATS.popitem(last=False)
     return facts
+
+
+def unknown_line_counts(change: FileChange) -> bool:
+    """Tell whether a change's line counts are unknown because its blobs were missing."""
+    return change.added is None and not change.binary
 
 
 def file_path(file: pygit2.DiffFile) -> str:

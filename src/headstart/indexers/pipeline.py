@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import SortMode
 
-from headstart.indexers.commits import to_posix
+from headstart.indexers.commits import to_posix, unknown_line_counts
 from headstart.indexers.pull_requests import pull_request_record, web_url
 from headstart.indexers.repository import OpenRepository, open_repository
 from headstart.indexers.standards import standard_records
@@ -60,6 +60,8 @@ class IndexReport:
     pull_requests_written: int = 0
     records_deleted: int = 0
     standards_written: int = 0
+    # Changed files whose line counts are unknown because the clone lacks their blobs.
+    unknown_line_counts: int = 0
     seconds: float = 0.0
     dry_run: bool = False
 
@@ -206,6 +208,9 @@ def _write_index(
                     opened.name, commit_facts(batch), max_files_per_commit, total_after=indexed_before + done
                 )
             report.commits_written += len(batch)
+            report.unknown_line_counts += sum(
+                unknown_line_counts(change) for record in batch for change in record.changes
+            )
             report.pull_requests_written += sum(record.kind == RecordKind.PULL_REQUEST for record in records)
             lease.renew()
             if on_progress:
