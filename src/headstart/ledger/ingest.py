@@ -28,7 +28,7 @@ from headstart.ledger.pricing import PriceBook, PriceResult
 from headstart.ledger.report import IngestReport
 from headstart.ledger.store import ensure_rows, insert_for
 from headstart.ledger.teams import TeamMap
-from headstart.ledger.usage_writes import changes_row, find_stored, source_rank, write_rows
+from headstart.ledger.usage_writes import changes_row, source_rank, write_rows
 
 __all__ = ["IngestReport", "record_events"]
 
@@ -46,7 +46,8 @@ class Attribution:
 
 
 @lru_cache(maxsize=1)
-def _default_attribution() -> Attribution:
+def default_attribution() -> Attribution:
+    """The price book and team map named in Settings (`prices_file`, `teams_file`)."""
     settings = load_settings()
     return Attribution(PriceBook(settings.prices_file), TeamMap.load(settings.teams_file))
 
@@ -66,7 +67,7 @@ def record_events(
     Settings (`prices_file`, `teams_file`).
     """
     if prices is None or teams is None:
-        defaults = _default_attribution()
+        defaults = default_attribution()
         prices = prices or defaults.prices
         teams = teams or defaults.teams
     report = report or IngestReport()
@@ -158,14 +159,13 @@ def _write_batch(
     engineer_ids = _ensure_engineers(session, events, team_names, team_ids)
     session_ids = _ensure_sessions(session, events, engineer_ids, team_names, team_ids)
 
-    stored = find_stored(session, events)
-    results = [prices.price(event) for event in events]
+    results = [prices.price_once(event) for event in events]
     now = utcnow()
     rows = [
         _row(event, result, engineer_ids, team_ids, team_names, session_ids, now)
         for event, result in zip(events, results, strict=True)
     ]
-    inserted, stored = write_rows(session, events, rows, stored)
+    inserted, stored = write_rows(session, events, rows)
 
     for event, result in zip(events, results, strict=True):
         if event.dedup_key in inserted:

@@ -146,32 +146,26 @@ def write_rows(
     session: Session,
     events: list[UsageEvent],
     rows: list[dict[str, Any]],
-    stored: dict[str, StoredRequest],
 ) -> tuple[set[str], dict[str, StoredRequest]]:
     """Insert the rows of new requests and merge the others into their stored rows.
 
-    `rows[i]` is the row of `events[i]`, and `stored` comes from `find_stored` in the same
-    transaction. A row that another writer inserted since then is caught by ON CONFLICT, looked
-    up again and merged like the others. Returns the inserted dedup keys and the stored rows the
-    remaining events were merged into.
+    `rows[i]` is the row of `events[i]`. Every row is offered to the insert, which skips the
+    requests already stored (ON CONFLICT DO NOTHING), whoever stored them and whenever. Only
+    the skipped ones are looked up and merged, so a first ingest, which finds none of its
+    requests stored, runs no lookup at all. Returns the inserted dedup keys and the stored rows
+    the remaining events were merged into.
     """
     table = UsageRecord.__table__
-    fresh = [row for row in rows if row["dedup_key"] not in stored]
     inserted: set[str] = set()
-    if fresh and session.get_bind().dialect.name == "sqlite":
-        inserted = _insert_sqlite(session, fresh)
-    elif fresh:
+    if rows and session.get_bind().dialect.name == "sqlite":
+        inserted = _insert_sqlite(session, rows)
+    elif rows:
         # No conflict target: a clash on the dedup key or on (tool, request_id) both skip.
         statement = insert_for(session, table).on_conflict_do_nothing()
-        inserted = set(session.execute(statement.returning(table.c.dedup_key), fresh).scalars())
+        inserted = set(session.execute(statement.returning(table.c.dedup_key), rows).scalars())
 
-    raced = [
-        event
-        for event in events
-        if event.dedup_key not in stored and event.dedup_key not in inserted
-    ]
-    if raced:
-        stored = {**stored, **find_stored(session, raced)}
+    skipped = [event for event in events if event.dedup_key not in inserted]
+    stored = find_stored(session, skipped) if skipped else {}
 
     merges = [
         _merge_parameters(row, stored[row["dedup_key"]])

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headstart.ledger.events import UsageEvent
+from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
-from headstart.ledger.sources.built import build_event, event_parts
+from headstart.ledger.sources.built import event_parts, rebuild_event
 from headstart.ledger.sources.files import FileCursor
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ Reader = Callable[[FileCursor, IngestReport], Iterator[UsageEvent]]
 # a tree of many small files does not pay the hand-over cost per file.
 JOB_BYTES = 2_000_000
 JOB_FILES = 64
-# Jobs in flight per worker: enough to keep workers busy while the caller writes.
-JOBS_PER_WORKER = 3
+# Jobs in flight per worker. With 3, the workers sat idle while the caller wrote a batch.
+JOBS_PER_WORKER = 12
 # Below this many bytes to read, starting workers costs more than it saves.
 MIN_PARALLEL_BYTES = 8_000_000
 MAX_WORKERS = 4
@@ -46,12 +47,14 @@ class FileRead:
 
     offset: int
     state: dict[str, Any]
-    events: list[tuple[dict[str, Any], set[str] | None]] = field(default_factory=list)
+    # (fields, fields given, carried price) of each event; see `build_event`.
+    events: list[tuple[dict[str, Any], set[str] | None, Any]] = field(default_factory=list)
     error: OSError | None = None
 
 
-# Set in the caller before the workers fork, so they inherit it.
+# Set in the caller before the workers fork, so they inherit them.
 _readers: dict[str, Reader] = {}
+_prices: PriceBook | None = None
 
 
 def default_workers(to_read: list[FileCursor]) -> int:
@@ -100,11 +103,13 @@ def _read_job(job: list[FileCursor]) -> tuple[list[FileRead], IngestReport]:
 
 
 def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
-    events: list[tuple[dict[str, Any], set[str] | None]] = []
+    events: list[tuple[dict[str, Any], set[str] | None, Any]] = []
     error: OSError | None = None
     try:
         for event in _readers[cursor.reader](cursor, report):
-            events.append(event_parts(event))
+            # Priced in the worker, because the writing process is the bottleneck of a first ingest.
+            price = _prices.carried(event) if _prices is not None else None
+            events.append((*event_parts(event), price))
     except OSError as exc:
         error = exc
     return FileRead(cursor.offset, cursor.state, events, error)
@@ -112,8 +117,8 @@ def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
 
 def _replay(read: FileRead) -> Iterator[UsageEvent]:
     """Yield the file's events, then raise the error that stopped its worker, as a reader would."""
-    for fields, fields_set in read.events:
-        yield build_event(fields, fields_set)
+    for fields, fields_set, price in read.events:
+        yield rebuild_event(fields, fields_set, price)
     if read.error is not None:
         raise read.error
 
@@ -123,15 +128,16 @@ def read_in_workers(
     readers: dict[str, Reader],
     report: IngestReport,
     workers: int,
+    prices: PriceBook | None = None,
 ) -> Iterator[tuple[FileCursor, Iterator[UsageEvent]]]:
     """Yield (cursor, its events) for each file, in order, parsed by `workers` processes.
 
     Like a reader, the events iterator raises the OSError that stopped reading a file, after
     the events read before it. What the workers report is merged into `report` as their
-    files are yielded.
+    files are yielded. With `prices`, the workers price each event too (`PriceBook.price_once`).
     """
-    global _readers
-    _readers = readers
+    global _readers, _prices
+    _readers, _prices = readers, prices
     jobs = _jobs(cursors)
     context = multiprocessing.get_context("fork")
     logger.debug("parsing %d files in %d worker processes", len(cursors), workers)
