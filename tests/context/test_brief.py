@@ -196,3 +196,37 @@ def test_brief_indexes_a_short_history_first(git_repo, store, tmp_path):
     brief = service.brief("fix the parser", repo=str(git_repo.path))
 
     assert [item.path for item in brief.likely_files] == ["parser.py"]
+
+
+def test_brief_turns_changelog_into_guardrail(git_repo, store, tmp_path):
+    changes = ["Fix cookie parsing", "Fix cookie expiry", "Fix cookie domains"]
+    for number, title in enumerate(changes):
+        git_repo.commit(title, {"app/cookies.py": f"VERSION = {number}\n", "CHANGES.rst": f"- {title}\n"})
+    git_repo.commit("Add the billing module", {"app/billing.py": "def charge(): pass\n"})
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    brief = service.brief("Fix cookie paths", repo=str(git_repo.path))
+    anchored = service.brief("Fix cookie paths", repo=str(git_repo.path), files=["CHANGES.rst"])
+
+    paths = [item.path for item in brief.likely_files]
+    assert paths[0] == "app/cookies.py"
+    assert "CHANGES.rst" not in paths
+    changelog = [item for item in brief.guardrails if item.files == ["CHANGES.rst"]]
+    assert len(changelog) == 1
+    assert changelog[0].kind == "co_change"
+    assert changelog[0].message.startswith("update the changelog `CHANGES.rst`: 3 of the ")
+    assert anchored.likely_files[0].path == "CHANGES.rst"
+
+
+def test_brief_finds_file_by_named_identifier(git_repo, store, tmp_path):
+    git_repo.commit("Add the response wrappers", {"app/wrappers.py": "class Response:\n    default_mimetype = 'text/html'\n"})
+    for number in range(6):
+        git_repo.commit(f"Tune the request parser, step {number}", {"app/parser.py": f"STEP = {number}\n"})
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    brief = service.brief("Let subclasses set default_mimetype to None", repo=str(git_repo.path))
+
+    assert brief.likely_files[0].path == "app/wrappers.py"
+    assert "contains `default_mimetype`, named in the task" in brief.likely_files[0].reasons

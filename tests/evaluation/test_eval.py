@@ -16,6 +16,7 @@ from headstart.evaluation import EvalOptions, run_evaluation, write_report
 from headstart.evaluation.baselines import FileContentRanker
 from headstart.evaluation.cut import choose_cut, is_changelog, parse_cut_date, skip_reason, spread
 from headstart.evaluation.metrics import score_ranking
+from headstart.evaluation.report import _references_line
 from headstart.evaluation.runner import EvalReport
 from headstart.indexers.repository import open_repository
 from headstart.store import Embedder, Store
@@ -328,3 +329,16 @@ def test_contents_baseline_on_a_partial_clone(git_repo, tmp_path: Path) -> None:
     ranker = FileContentRanker(repo, repo.revparse_single("HEAD"))
 
     assert ranker.rank("parser tokens") == ["parser.py"]
+
+
+@pytest.mark.parametrize(
+    ("tasks", "in_brief", "line"),
+    [
+        (0, 0.0, "No task points to an issue, pull request or commit."),
+        (1, 0.0, "1 task points to an issue, pull request or commit; its brief names none of them."),
+        (1, 1.0, "1 task points to an issue, pull request or commit; its brief names one of them."),
+        (4, 0.5, "4 tasks point to an issue, pull request or commit; for 50.0% of them the brief names one of those."),
+    ],
+)
+def test_references_line_counts(tasks: int, in_brief: float, line: str) -> None:
+    assert _references_line(tasks, in_brief) == line

@@ -156,6 +156,33 @@ def test_rerun_changes_nothing(git_repo, store: Store) -> None:
     assert len({row["id"] for row in rows}) == len(rows)
 
 
+def test_identifiers_follow_the_head(git_repo, store: Store) -> None:
+    shas = build_history(git_repo)
+
+    report = index_repository(store, git_repo.path, until=shas["squash"], workers=1)
+    repo = report.plan.repo
+    at_squash = store.identifiers.load(repo)
+    index_repository(store, git_repo.path, workers=1)
+    at_head = store.identifiers.load(repo)
+
+    assert at_squash == {"parser.py": ["def", "parse", "text", "return"], "client.py": ["RETRIES"]}
+    assert at_head is not None
+    assert at_head["export.py"] == []
+    assert "client.py" in at_head
+
+
+def test_identifiers_added_to_an_older_store(git_repo, store: Store) -> None:
+    build_history(git_repo)
+    report = index_repository(store, git_repo.path, workers=1)
+    store.identifiers.delete(report.plan.repo)
+    assert not store.identifiers.saved(report.plan.repo)
+
+    again = index_repository(store, git_repo.path, workers=1)
+
+    assert again.commits_written == 0
+    assert store.identifiers.saved(report.plan.repo)
+
+
 def test_reset_and_new_commit(git_repo, store: Store) -> None:
     build_history(git_repo)
     dropped = git_repo.commit("Experimental exporter (#40)", {"experiment.py": "x\n"})

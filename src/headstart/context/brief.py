@@ -6,14 +6,14 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from headstart.context.guardrails import guardrails_for
+from headstart.context.guardrails import guardrails_for, sort_items
 from headstart.context.history import HistoryCache, HistoryView
 from headstart.context.signals import Thresholds
-from headstart.context.models import Brief, CoChange, FixOrRevert, LikelyFile, RelatedChange
+from headstart.context.models import Brief, CoChange, FixOrRevert, Guardrail, LikelyFile, RelatedChange
 from headstart.records import Freshness
-from headstart.context.ranking import named_files, rank_files, reasons
+from headstart.context.ranking import hit_label, named_files, rank_files, reasons
 from headstart.context.render import fit_to_budget
-from headstart.records import LinkKind, RecordKind
+from headstart.records import LinkKind, RecordKind, is_changelog
 from headstart.store import SearchHit, Store
 
 SIMILAR_LIMIT = 30
@@ -21,6 +21,9 @@ FILE_LIMIT = 15
 RELATED_LIMIT = 10
 FIX_LIMIT = 10
 CO_CHANGE_LIMIT = 10
+# A changelog guardrail needs this many of the similar changes, and this share of them.
+CHANGELOG_MIN_CHANGES = 2
+CHANGELOG_MIN_SHARE = 0.2
 
 
 def new_brief_id() -> str:
@@ -51,6 +54,10 @@ def build_brief(
     )
 
     ranked = rank_files(view, task, hits, anchors)
+    # Most changes touch the changelog whatever the task, so it does not show where the task's
+    # code is and would crowd out the files that do. It becomes a guardrail instead.
+    changelogs = [path for path, item in ranked[:FILE_LIMIT] if is_changelog(path) and not item.anchor]
+    ranked = [(path, item) for path, item in ranked if not (is_changelog(path) and not item.anchor)]
     likely = [
         LikelyFile(path=path, score=0.0, reasons=reasons(item, len(hits)), exists=view.exists(path))
         for path, item in ranked[:FILE_LIMIT]
@@ -70,10 +77,34 @@ def build_brief(
         related=_related(view, task, hits, set(likely_paths[:5])),
         fixes_and_reverts=_fixes_and_reverts(view, likely_paths[:8]),
         co_changes=_co_changes(view, likely_paths[:5]),
-        guardrails=guardrails_for(store, view, likely_paths[:5], task, thresholds or Thresholds()),
+        guardrails=sort_items(
+            guardrails_for(store, view, likely_paths[:5], task, thresholds or Thresholds())
+            + _changelog_items(changelogs, hits)
+        ),
         max_tokens=max_tokens,
     )
     return fit_to_budget(brief, output)
+
+
+def _changelog_items(changelogs: Sequence[str], hits: Sequence[SearchHit]) -> list[Guardrail]:
+    """Ask for a changelog entry when enough of the most similar past changes added one."""
+    items = []
+    for path in changelogs:
+        updated = [hit for hit in hits if path in hit.record.files]
+        if len(updated) < CHANGELOG_MIN_CHANGES or len(updated) < CHANGELOG_MIN_SHARE * len(hits):
+            continue
+        items.append(
+            Guardrail(
+                kind="co_change",
+                priority="medium",
+                message=f"update the changelog `{path}`: {len(updated)} of the {len(hits)} "
+                "most similar past changes did",
+                files=[path],
+                evidence=[hit_label(hit) for hit in updated[:5]],
+                score=len(updated) / len(hits),
+            )
+        )
+    return items
 
 
 def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files: set[str]) -> list[RelatedChange]:

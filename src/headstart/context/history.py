@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from headstart.context.identifiers import IdentifierIndex
 from headstart.context.lexical import FileMessageIndex
 from headstart.errors import IndexNotFoundError
 from headstart.records import LinkKind, RecordKind
@@ -68,8 +70,11 @@ class HistoryView:
     standards: list[Change] = field(default_factory=list)
     first_time: datetime | None = None
     last_time: datetime | None = None
+    # Loads path → identifiers at the indexed head; None when they were never saved.
+    identifier_source: Callable[[], dict[str, list[str]] | None] | None = field(default=None, repr=False)
     _message_index: FileMessageIndex | None = field(default=None, repr=False)
     _message_index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _identifier_index: IdentifierIndex | None = field(default=None, repr=False)
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
@@ -96,6 +101,16 @@ class HistoryView:
                     (path, self._messages_touching(path)) for path in self.by_file if self.exists(path)
                 )
             return self._message_index
+
+    def identifier_index(self) -> IdentifierIndex:
+        """Which existing files contain each identifier, loaded on first use."""
+        with self._message_index_lock:
+            if self._identifier_index is None:
+                files = (self.identifier_source() if self.identifier_source else None) or {}
+                self._identifier_index = IdentifierIndex(
+                    {path: names for path, names in files.items() if self.exists(path)}
+                )
+            return self._identifier_index
 
     def _messages_touching(self, path: str) -> list[str]:
         # Sweeping commits carry no signal about any one of their files, as in co-change.
@@ -162,6 +177,7 @@ def build_history(store: Store, repo: str) -> HistoryView:
         changes=changes,
         by_file=dict(by_file),
         head_files=store.head_files(repo),
+        identifier_source=lambda: store.identifiers.load(repo),
         by_target=by_target,
         incoming=dict(incoming),
         standards=standards,

@@ -26,6 +26,8 @@ FUSION_K = 5
 FUSION_DEPTH = 30
 SEMANTIC_FUSION_WEIGHT = 1.0
 LEXICAL_FUSION_WEIGHT = 1.0
+# The ranking of files containing identifiers the task names; empty for most tasks.
+IDENTIFIER_FUSION_WEIGHT = 1.0
 
 _PATH_TOKEN = re.compile(r"[\w.\-/]+")
 
@@ -38,6 +40,7 @@ class FileEvidence:
     anchor: bool = False
     co_changed_with: list[tuple[str, int, int]] = field(default_factory=list)
     lexical_rank: int | None = None
+    identifiers: list[str] = field(default_factory=list)
 
 
 def named_files(task: str, candidates: set[str] | None) -> set[str]:
@@ -76,7 +79,7 @@ def rank_files(
         seen_changes.add(signature)
         closeness = max(hit.similarity, 0.0) ** SIMILARITY_POWER
         weight = SIMILAR_WEIGHT * closeness / (RANK_CONSTANT + rank) / math.sqrt(len(files))
-        label = _label(hit)
+        label = hit_label(hit)
         for path in files:
             evidence[path].score += weight
             evidence[path].similar.append(label)
@@ -103,13 +106,18 @@ def rank_files(
 
     ranked = sorted(evidence.items(), key=lambda item: (-item[1].score, item[0]))
     semantic = [(path, item) for path, item in ranked if view.exists(path)]
-    return _fuse(semantic, view.message_index().rank(task, FUSION_DEPTH), anchors)
+    lexical = view.message_index().rank(task, FUSION_DEPTH)
+    named_code = view.identifier_index().rank(task, FUSION_DEPTH)
+    return _fuse(semantic, lexical, named_code, anchors)
 
 
 def _fuse(
-    semantic: list[tuple[str, FileEvidence]], lexical: list[str], anchors: Sequence[str]
+    semantic: list[tuple[str, FileEvidence]],
+    lexical: list[str],
+    named_code: list[tuple[str, list[str]]],
+    anchors: Sequence[str],
 ) -> list[tuple[str, FileEvidence]]:
-    """Fuse the ranking from similar changes with the lexical one; files given with the task stay first."""
+    """Fuse the rankings from similar changes, words and identifiers; files given with the task stay first."""
     evidence = dict(semantic)
     fused: dict[str, float] = defaultdict(float)
     for rank, (path, _) in enumerate(semantic[:FUSION_DEPTH]):
@@ -117,9 +125,12 @@ def _fuse(
     for rank, path in enumerate(lexical):
         fused[path] += LEXICAL_FUSION_WEIGHT / (FUSION_K + rank)
         evidence.setdefault(path, FileEvidence()).lexical_rank = rank + 1
+    for rank, (path, names) in enumerate(named_code):
+        fused[path] += IDENTIFIER_FUSION_WEIGHT / (FUSION_K + rank)
+        evidence.setdefault(path, FileEvidence()).identifiers = names
     for path in anchors:
         if path in evidence:
-            fused[path] += 2 * (SEMANTIC_FUSION_WEIGHT + LEXICAL_FUSION_WEIGHT) / FUSION_K
+            fused[path] += 2 * (SEMANTIC_FUSION_WEIGHT + LEXICAL_FUSION_WEIGHT + IDENTIFIER_FUSION_WEIGHT) / FUSION_K
 
     for path, item in evidence.items():
         item.score = fused.get(path, 0.0)
@@ -127,7 +138,8 @@ def _fuse(
     return sorted(evidence.items(), key=lambda entry: (-entry[1].score, order.get(entry[0], len(order)), entry[0]))
 
 
-def _label(hit: SearchHit) -> str:
+def hit_label(hit: SearchHit) -> str:
+    """Name a similar change as an agent can look it up: 'PR #12' or 'commit <sha>'."""
     record = hit.record
     if record.kind.value == "pull_request":
         return f"PR {record.key}"
@@ -146,6 +158,9 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
         explained.append(f"changed by {len(item.similar)} of the {similar_count} most similar past changes ({shown})")
     for path, together, total in item.co_changed_with[:2]:
         explained.append(f"changed with {path} in {together} of its {total} commits")
+    if item.identifiers:
+        shown = ", ".join(f"`{name}`" for name in item.identifiers[:3])
+        explained.append(f"contains {shown}, named in the task")
     if item.lexical_rank is not None and item.lexical_rank <= 10:
         explained.append(f"its path and past commit messages share words with the task (rank {item.lexical_rank})")
     return explained

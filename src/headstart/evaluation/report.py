@@ -99,10 +99,7 @@ def render_markdown(report: EvalReport) -> str:
         "",
         "## References",
         "",
-        (
-            f"{report.tasks_with_references} tasks point to an issue, pull request or commit; for "
-            f"{_percent(report.reference_in_brief)} of them the brief names one of those."
-        ),
+        _references_line(report.tasks_with_references, report.reference_in_brief),
         "",
         "## Tasks",
         "",
@@ -137,3 +134,15 @@ def draw_recall(report: EvalReport, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def _references_line(tasks: int, in_brief: float) -> str:
+    if tasks == 0:
+        return "No task points to an issue, pull request or commit."
+    if tasks == 1:
+        named = "names one of them" if in_brief else "names none of them"
+        return f"1 task points to an issue, pull request or commit; its brief {named}."
+    return (
+        f"{tasks} tasks point to an issue, pull request or commit; for {_percent(in_brief)} "
+        "of them the brief names one of those."
+    )

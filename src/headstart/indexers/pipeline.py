@@ -14,6 +14,7 @@ import pygit2
 from pygit2.enums import SortMode
 
 from headstart.indexers.commits import to_posix, unknown_line_counts
+from headstart.indexers.identifiers import file_identifiers
 from headstart.indexers.pull_requests import pull_request_record, web_url
 from headstart.indexers.repository import OpenRepository, open_repository
 from headstart.indexers.standards import standard_records
@@ -229,6 +230,11 @@ def _write_index(
     store.refresh_indexes()
     if changed or not stats_in_step:
         store.stats.refresh_indexes()
+    # Saved before the repository state, which marks the run complete. Also saved when a store
+    # from before this table has nothing new to index.
+    if changed or head_moved or not store.identifiers.saved(opened.name):
+        paths = head_files or tracked_files(opened.head)
+        store.identifiers.save(opened.name, file_identifiers(opened.head, paths))
     if changed or head_moved:
         store.save_head_files(opened.name, head_files)
         store.save_repository_state(

@@ -23,6 +23,7 @@ from headstart.records import INVERSE_LINKS, Link, LinkKind, Record
 from headstart.store import filters
 from headstart.store.checkpoints import CheckpointTable
 from headstart.store.embedder import Embedder, resolve_model
+from headstart.store.identifiers import IdentifierTable
 from headstart.store.leases import Leases
 from headstart.store.schema import (
     DIMENSION_KEY,
@@ -88,6 +89,7 @@ class Store:
         self.stats = StatsTables(self._db, self._write, self._query)
         self.leases = Leases(self._db, self._write, self._query)
         self.checkpoints = CheckpointTable(self._db, self._write, self._query)
+        self.identifiers = IdentifierTable(self._db, self._write, self._query)
 
     # Tables
 
@@ -238,6 +240,7 @@ class Store:
             self._write(lambda: table.delete(filters.equals("repo", repo)))
         if self._repositories is not None or REPOSITORIES_TABLE in self._table_names():
             self._write(lambda: self._repositories_table(write=True).delete(filters.equals("repo", repo)))
+        self.identifiers.delete(repo)
 
     def refresh_indexes(self) -> None:
         """Build the full-text index, or fold rows it does not cover yet into it.
