@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -66,7 +67,13 @@ def _named_command(arguments: list[str]) -> str | None:
 
 def main() -> None:
     """Run the CLI; Headstart's own errors print one clear line and exit non-zero."""
-    _register(_named_command(sys.argv[1:]))
+    # Importing a command's modules makes many objects and little garbage. Collecting meanwhile
+    # took 40 ms of the 330 ms that `headstart ledger` spends importing.
+    gc.disable()
+    try:
+        _register(_named_command(sys.argv[1:]))
+    finally:
+        gc.enable()
     try:
         app()
     except InputError as exc:

@@ -20,6 +20,7 @@ from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
 from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursors
 from headstart.ledger.sources.parallel import default_workers, read_in_workers
 from headstart.ledger.teams import TeamMap
+from headstart.memory import fewer_collections
 
 logger = logging.getLogger("headstart.ledger.local")
 
@@ -136,6 +137,18 @@ def ingest_files(
     `workers` processes parse the files while this one writes; 0 parses here. The default
     depends on the CPUs and on how much there is to read (`parallel.default_workers`).
     """
+    with fewer_collections():
+        return _ingest_files(ledger, files, prices=prices, teams=teams, workers=workers)
+
+
+def _ingest_files(
+    ledger: Ledger,
+    files: Iterable[tuple[str, Path]],
+    *,
+    prices: PriceBook | None = None,
+    teams: TeamMap | None = None,
+    workers: int | None = None,
+) -> IngestReport:
     report = IngestReport()
     buffer: list[UsageEvent] = []
     finished: list[FileCursor] = []
