@@ -81,6 +81,10 @@ def test_ingest_then_summary(tmp_path: Path, prices_file: Path) -> None:
     assert "15.0000" in summary.output
     assert "claude-opus-9" in summary.output
     assert "add a price for 'claude-opus-9'" in summary.output
+    # Piped, as here, each row stays on one line with every column.
+    opus_row = next(line for line in summary.output.splitlines() if "claude-opus-9" in line and "│" in line)
+    assert opus_row.count("│") == 10
+    assert "+ unpriced" in opus_row
 
 
 @pytest.mark.slow

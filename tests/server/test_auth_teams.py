@@ -104,6 +104,17 @@ def test_team_token_outside_reports(tmp_path: Path, path: str) -> None:
     assert "api_token" in response.json()["detail"]
 
 
+def test_team_token_on_metrics(tmp_path: Path) -> None:
+    client = client_for(tmp_path, api_token=ADMIN_TOKEN)
+
+    team = client.get("/metrics", headers={"Authorization": f"Bearer {TEAM_TOKEN}"})
+    unknown = client.get("/metrics", headers={"Authorization": "Bearer not-a-token"})
+
+    assert team.status_code == 403
+    assert "the token of team 'platform' does not open /metrics" in team.json()["detail"]
+    assert unknown.status_code == 401
+
+
 def test_team_token_opens_dashboard(tmp_path: Path) -> None:
     client = client_for(tmp_path, api_token=ADMIN_TOKEN)
 

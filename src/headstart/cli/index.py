@@ -22,6 +22,7 @@ from rich.table import Table
 
 from headstart.cli.app import app
 from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
+from headstart.cli.tables import table_console
 from headstart.config import RepositorySource, Settings, default_config_file
 from headstart.errors import HeadstartError, InputError
 from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
@@ -230,9 +231,7 @@ def _print_summary(outcomes: list[Outcome]) -> None:
             str(outcome.tracker_records),
             f"{outcome.seconds:.1f}",
         )
-    console = Console()
-    # Not a terminal (a scheduler's log): one line per row, however long the paths are.
-    (console if console.is_terminal else Console(width=10_000)).print(table, markup=False, highlight=False)
+    table_console().print(table, markup=False, highlight=False)
     for outcome in outcomes:
         if outcome.message:
             typer.echo(f"{outcome.label}: {outcome.status}: {outcome.message}")
@@ -246,8 +245,6 @@ def _print_report(report: IndexReport) -> None:
     if plan.head is None:
         stderr.print(f"{plan.path}: the repository has no commits yet; nothing to index.")
         return
-    if plan.shallow:
-        stderr.print(f"warning: {plan.path} is a shallow clone; only the commits it holds are indexed.")
     if report.dry_run:
         typer.echo(
             f"{plan.repo}: {len(plan.new_commits)} commits to index "
@@ -275,7 +272,7 @@ def _print_report(report: IndexReport) -> None:
     )
 
 
-def _print_tracker_report(report) -> None:  # noqa: ANN001 - a TrackerReport or ImportReport
+def _print_tracker_report(report) -> None:
     from headstart.indexers.trackers.imports import ImportReport
 
     if isinstance(report, ImportReport):

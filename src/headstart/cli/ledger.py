@@ -236,9 +236,9 @@ def summary_command(database: DatabaseOption = None) -> None:
 
     Example: headstart ledger summary
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from headstart.cli.tables import table_console
     from headstart.ledger.summary import summarize
 
     ledger = open_ledger(_database_url(database))
@@ -247,7 +247,7 @@ def summary_command(database: DatabaseOption = None) -> None:
     finally:
         ledger.close()
 
-    console = Console()
+    console = table_console()
     table = Table(title="Usage by tool and model")
     for column in (
         "tool",

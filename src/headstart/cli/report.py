@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from headstart.cli.tables import table_console
 from headstart.config import Settings, load_settings
 from headstart.errors import InputError
 from headstart.ledger.db import open_ledger
@@ -134,7 +134,7 @@ def _emit(report: BaseModel, output: Format) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*(str(row.get(column, "")) for column in columns))
-    Console(width=200).print(table)
+    table_console().print(table)
     for warning in getattr(report, "warnings", []) or []:
         typer.echo(f"warning: {warning}", err=True)
 

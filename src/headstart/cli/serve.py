@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
+import socket
 import sys
 
 import anyio
@@ -14,6 +16,7 @@ import uvicorn
 
 from headstart.cli.app import app
 from headstart.cli.common import DbOption, ModelOption, VerboseOption, setup
+from headstart.errors import InputError
 from headstart.logs import configure_logging
 from headstart.server.app import build_app
 from headstart.server.tools import build_server
@@ -52,6 +55,9 @@ def serve(
     """
     # Until the stdio transport takes over stdout, anything printed while starting up would reach
     # the client as a broken message, so Python-level output goes to stderr meanwhile.
+    if http:
+        # Checked before the model loads, so a taken port fails at once rather than after the load.
+        _check_port_free(host, port)
     with contextlib.redirect_stdout(sys.stderr):
         settings = setup(db, model, verbose)
         # Again with the settings, which may ask for JSON lines from the config file.
@@ -103,6 +109,28 @@ def serve(
             settings.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
         ),
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise InputError naming the fix when `host:port` cannot be bound, as when another server has it."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise InputError(f"invalid --host {host!r}: {exc.strerror}; pass an address such as 127.0.0.1") from exc
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port whose last connections are still closing counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"port {port} on {host} is already in use, probably by another server: stop it, "
+                    "or pass --port with a free port (--port 0 picks one)"
+                ) from exc
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}; pass another --host or --port") from exc
 
 
 def _is_loopback(host: str) -> bool:

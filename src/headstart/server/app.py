@@ -81,5 +81,5 @@ def build_app(
     # teams a request may read.
     app.add_middleware(TokenAuthMiddleware, policy=policy)
     # Last, so that readiness, metrics, request ids and limits wrap the token check.
-    install_operations(app, settings, services)
+    install_operations(app, settings, services, policy)
     return app

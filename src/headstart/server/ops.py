@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from headstart.config import Settings
 from headstart.ledger.models import UsageRecord
 from headstart.metrics import ERRORS
+from headstart.server.access import TokenPolicy
 from headstart.server.auth import offered_token
 from headstart.server.requests import (
     BodyLimitMiddleware,
@@ -140,10 +141,13 @@ def _aware(moment: datetime) -> datetime:
 class OperationsMiddleware:
     """Serve `/readyz` and `/metrics` ahead of the token check, which they do on their own."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, services: Services) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, services: Services, policy: TokenPolicy | None = None
+    ) -> None:
         self.app = app
         self.settings = settings
         self.services = services
+        self.policy = policy or TokenPolicy()
         # Checks run in threads of their own, so a database that hangs blocks at most these
         # two and never the threads that serve briefs.
         self.limiter = anyio.CapacityLimiter(2)
@@ -213,6 +217,16 @@ class OperationsMiddleware:
         accepted = (settings.api_token, settings.metrics_token)
         needs_token = not settings.metrics_open and any(accepted)
         if needs_token and not _holds(scope, accepted):
+            access = self.policy.resolve(offered_token(scope["headers"]))
+            if access is not None and not access.is_admin:
+                # Known, but a team's: forbidden rather than unauthenticated, as on other routes.
+                return JSONResponse(
+                    {
+                        "detail": f"the token of team {access.team!r} does not open /metrics: "
+                        "use the api_token or the metrics_token"
+                    },
+                    status_code=403,
+                )
             return JSONResponse(
                 {
                     "detail": "missing or invalid token: /metrics takes the api_token or the "
@@ -248,7 +262,9 @@ def route_labeller(app: FastAPI) -> Callable[[Scope], str]:
     return route_of
 
 
-def install_operations(app: FastAPI, settings: Settings, services: Services) -> None:
+def install_operations(
+    app: FastAPI, settings: Settings, services: Services, policy: TokenPolicy | None = None
+) -> None:
     """Add readiness, metrics, request ids and the limits around everything already in `app`.
 
     Call it after every other middleware, so these wrap the token check: a rejected request is
@@ -264,5 +280,5 @@ def install_operations(app: FastAPI, settings: Settings, services: Services) -> 
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes, exempt=SELF_LIMITED_PATHS
     )
-    app.add_middleware(OperationsMiddleware, settings=settings, services=services)
+    app.add_middleware(OperationsMiddleware, settings=settings, services=services, policy=policy)
     app.add_middleware(RequestContextMiddleware, route_of=route_labeller(app))
