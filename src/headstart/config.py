@@ -7,6 +7,7 @@ config directory), and the defaults below.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -249,13 +250,23 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} (got {error.get('input')!r})"
+            f"{_setting_source(error['loc'], path)}: {error['msg']} (got {error.get('input')!r})"
             for error in exc.errors()
         )
         raise InputError(
-            f"invalid settings in {str(path)!r} or the HEADSTART_* environment: {problems}; "
-            "fix the value (README, Configuration, lists the settings)"
+            f"invalid settings: {problems}; fix the value (README, Configuration, lists the settings)"
         ) from None
+
+
+def _setting_source(location: tuple[Any, ...], path: Path) -> str:
+    """Name where an invalid setting came from: its environment variable, else the config file."""
+    name = ".".join(str(part) for part in location)
+    variable = f"HEADSTART_{str(location[0]).upper()}" if location else ""
+    if variable in os.environ:
+        return f"{name} (from {variable})"
+    if path.exists():
+        return f"{name} (from {str(path)!r})"
+    return name
 
 
 def _check_config_file(path: Path, *, named: bool) -> None:
@@ -275,7 +286,13 @@ def _check_config_file(path: Path, *, named: bool) -> None:
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
         known = ", ".join(sorted(Settings.model_fields))
+        guesses = [
+            f"{close[0]} for {key}"
+            for key in unknown
+            if (close := difflib.get_close_matches(key, Settings.model_fields, n=1))
+        ]
+        hint = f"did you mean {', '.join(guesses)}? " if guesses else ""
         raise InputError(
             f"config file {str(path)!r} has keys no setting has: {', '.join(unknown)}; "
-            f"check their spelling (settings: {known})"
+            f"{hint}check their spelling (settings: {known})"
         )

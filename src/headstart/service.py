@@ -103,9 +103,12 @@ class Headstart:
                 return freshness
             logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
             _, caught_up = check_freshness(self.store, path)
+            # The stale message ends with the advice to run `headstart index`, which this did.
+            behind = freshness.message.split("; run `headstart index", 1)[0]
+            count = report.commits_written
             caught_up.message = (
-                f"the index was behind HEAD ({freshness.message}); "
-                f"{report.commits_written} new commits were indexed before this brief"
+                f"caught up before this brief: {behind}, and the {count} new "
+                f"commit{'' if count == 1 else 's'} {'was' if count == 1 else 'were'} indexed"
             )
             caught_up.stale = False
             return caught_up

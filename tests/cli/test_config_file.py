@@ -17,9 +17,9 @@ from headstart.errors import InputError
     ("text", "message"),
     [
         ("api_token = \n", "is not valid TOML: Invalid value (at line 1, column 13); fix that line"),
-        ('api_tokn = "secret"\n', "has keys no setting has: api_tokn; check their spelling"),
-        ('max_tokens = "many"\n', "max_tokens: Input should be a valid integer"),
-        ('[[repositories]]\npat = "/srv/git/api"\n', "repositories.0.pat: Extra inputs are not permitted"),
+        ('api_tokn = "secret"\n', "has keys no setting has: api_tokn; did you mean api_token for api_tokn? check"),
+        ('max_tokens = "many"\n', "max_tokens (from '"),
+        ('[[repositories]]\npat = "/srv/git/api"\n', "repositories.0.pat (from '"),
     ],
 )
 def test_bad_config_file_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
@@ -67,3 +67,14 @@ def test_good_config_file_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     settings = load_settings()
 
     assert (settings.api_token, settings.max_tokens) == ("secret", 900)
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADSTART_CONFIG", os.devnull)
+    monkeypatch.setenv("HEADSTART_MAX_TOKENS", "lots")
+
+    with pytest.raises(InputError) as raised:
+        load_settings()
+
+    assert "max_tokens (from HEADSTART_MAX_TOKENS): Input should be a valid integer" in str(raised.value)
+    assert "(got 'lots')" in str(raised.value)

@@ -156,7 +156,9 @@ def test_brief_catches_up_stale_index(headstart, history):
     fresh = headstart.brief("payment retries", repo=str(history.path))
     assert not fresh.freshness.stale
     assert fresh.freshness.indexed_head == history.head()
-    assert "1 new commits were indexed" in fresh.freshness.message
+    assert fresh.freshness.message.startswith("caught up before this brief: HEAD moved to ")
+    assert fresh.freshness.message.endswith("and the 1 new commit was indexed")
+    assert "headstart index" not in fresh.freshness.message
     assert fresh.likely_files[0].path == "app/payments.py"
 
 

@@ -137,6 +137,10 @@ def test_sarif_output_is_valid_shape(service, coupled):
     results = log["runs"][0]["results"]
     assert {result["ruleId"] for result in results} >= {"headstart/co_change", "headstart/test"}
     assert all(result["level"] in ("error", "warning", "note") for result in results)
+    # Only a co-changed file left out is unmet; tests to run and the like are notes.
+    advice = [result for result in results if result["ruleId"] != "headstart/co_change"]
+    assert advice
+    assert {result["level"] for result in advice} == {"note"}
 
 
 def test_time_weight_favours_recent_fixes():
@@ -192,3 +196,24 @@ def test_fix_subjects(subject, expected):
     from headstart.records import is_fix_commit
 
     assert is_fix_commit(subject, []) is expected
+
+
+def test_sweeping_fix_names_no_test(git_repo, store, tmp_path):
+    git_repo.commit("Add the parser", {"lib/parser.rb": "# v1\n"})
+    sweep = {f"lib/part{number}.rb": "# upgraded\n" for number in range(35)}
+    git_repo.commit(
+        "Upgrade to Rack 3\n\nCloses #1797",
+        {**sweep, "lib/parser.rb": "# v2\n", "test/support/dummy_app.rb": "# app\n"},
+    )
+    git_repo.commit(
+        "Fix parser crash on empty input\n\nfixes #12",
+        {"lib/parser.rb": "# v3\n", "test/parser_test.rb": "def test_empty\nend\n"},
+    )
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    result = service.check(["lib/parser.rb"], repo=str(git_repo.path))
+
+    tests = [item.files[0] for item in result.tests_to_run]
+    assert "test/parser_test.rb" in tests
+    assert "test/support/dummy_app.rb" not in tests

@@ -14,7 +14,14 @@ import pytest
 
 from headstart.evaluation import EvalOptions, run_evaluation, write_report
 from headstart.evaluation.baselines import FileContentRanker
-from headstart.evaluation.cut import choose_cut, is_changelog, parse_cut_date, skip_reason, spread
+from headstart.evaluation.cut import (
+    choose_cut,
+    is_changelog,
+    list_tasks,
+    parse_cut_date,
+    skip_reason,
+    spread,
+)
 from headstart.evaluation.metrics import score_ranking
 from headstart.evaluation.report import _references_line
 from headstart.evaluation.runner import EvalReport
@@ -198,6 +205,7 @@ def test_eval_writes_report_files(evaluated) -> None:
     assert "| co-change counts alone (the file only, top 10) | 4 | 100.0% | 100.0% |" in markdown
     assert "| Most recently changed files | 10.0% |" in markdown  # recall@1: 0.5 in one of 5 tasks
     assert shas["bot"][:10] in markdown
+    assert "- Only 5 tasks: one task more or less found moves a mean by up to 20 points" in markdown
     assert data["cut"] == shas["cut"]
     assert len(data["results"]) == 5
     assert set(data["summary"]) == {"headstart", "bm25_contents", "bm25_messages", "recent"}
@@ -342,3 +350,24 @@ def test_contents_baseline_on_a_partial_clone(git_repo, tmp_path: Path) -> None:
 )
 def test_references_line_counts(tasks: int, in_brief: float, line: str) -> None:
     assert _references_line(tasks, in_brief) == line
+
+
+def test_skip_reasons_name_changelogs_and_new_files(git_repo) -> None:
+    git_repo.commit("Add the parser", {"parser.py": "def parse(): pass\n", "CHANGES.rst": "- start\n"})
+    cut_sha = git_repo.commit("Tune the parser", {"parser.py": "def parse(): return 1\n"})
+    shas = {
+        "changelog": git_repo.commit("Prepare the release notes", {"CHANGES.rst": "- start\n- parser\n"}),
+        "new": git_repo.commit("Add the exporter", {"exporter.py": "x = 1\n"}),
+        "both": git_repo.commit("Add the importer", {"importer.py": "y = 1\n", "CHANGES.rst": "- importer\n"}),
+    }
+    opened = open_repository(git_repo.path)
+    cut = choose_cut(opened.repo, opened.head, cut_rev=cut_sha)
+
+    _, skipped = list_tasks(opened.repo, cut, max_files=20)
+
+    reasons = {item.sha: item.reason for item in skipped}
+    assert reasons == {
+        shas["changelog"]: "changes only changelog files",
+        shas["new"]: "changes only files created after the cut",
+        shas["both"]: "changes only changelogs and files created after the cut",
+    }

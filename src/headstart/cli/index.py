@@ -248,7 +248,7 @@ def _print_report(report: IndexReport) -> None:
     if report.dry_run:
         typer.echo(
             f"{plan.repo}: {len(plan.new_commits)} commits to index "
-            f"({plan.pull_requests} pull requests among them), "
+            f"(up to {plan.pull_requests} of them land pull requests), "
             f"{len(plan.stale_commits)} indexed commits no longer in history; "
             f"estimated time {plan.estimated_seconds:.0f}s (estimate: measured diff rate plus "
             "a typical CPU embedding rate)."

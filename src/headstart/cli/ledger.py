@@ -32,7 +32,7 @@ DatabaseOption = Annotated[
 ]
 PricesOption = Annotated[
     Path | None,
-    typer.Option("--prices", help="Price override file (TOML). [default: Settings.prices_file]"),
+    typer.Option("--prices", help="Price override file (TOML). [default: the prices_file setting]"),
 ]
 TeamsOption = Annotated[
     Path | None,

@@ -15,6 +15,9 @@ _SECTIONS = (
     ("rules", "Rules that apply"),
     ("owners", "Owners"),
 )
+# Only a co-changed file the change leaves out is unmet. The other sections are advice, so a
+# code-scanning upload shows them as notes whatever their priority.
+_UNMET_SECTION = "missing_co_changes"
 _SARIF_LEVEL = {"high": "error", "medium": "warning", "low": "note"}
 
 
@@ -49,7 +52,7 @@ def render_check_sarif(result: CheckResult) -> str:
             results.append(
                 {
                     "ruleId": f"headstart/{item.kind}",
-                    "level": _SARIF_LEVEL[item.priority],
+                    "level": _SARIF_LEVEL[item.priority] if field == _UNMET_SECTION else "note",
                     "message": {"text": item.message + (f"\n{item.quote}" if item.quote else "")},
                     "locations": [
                         {"physicalLocation": {"artifactLocation": {"uri": path}}} for path in item.files[:1]

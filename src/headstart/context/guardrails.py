@@ -60,7 +60,12 @@ def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds
                     evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
                     score=rule.confidence,
                 )
-        fixes = [fix for fix in view.commits_touching(path) if is_fix(fix)][:FIXES_READ_FOR_TESTS]
+        # A sweeping fix (a dependency upgrade that closes an issue) names no test in particular.
+        fixes = [
+            fix
+            for fix in view.commits_touching(path)
+            if is_fix(fix) and len(fix.files) <= thresholds.max_files_per_commit
+        ][:FIXES_READ_FOR_TESTS]
         for fix in fixes:
             functions = fix.test_functions()
             for test in (other for other in fix.files if is_test_file(other) and view.exists(other)):

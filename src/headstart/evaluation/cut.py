@@ -226,7 +226,13 @@ def list_tasks(
         new = [path for path in changed if path not in at_cut and not is_changelog(path)]
         expected = [path for path in changed if path in at_cut and not is_changelog(path)]
         if not expected:
-            skipped.append(Skipped(sha=sha, subject=subject, reason="changes no file that existed at the cut"))
+            if changelog and not new:
+                reason = "changes only changelog files"
+            elif changelog:
+                reason = "changes only changelogs and files created after the cut"
+            else:
+                reason = "changes only files created after the cut"
+            skipped.append(Skipped(sha=sha, subject=subject, reason=reason))
             continue
 
         text = title

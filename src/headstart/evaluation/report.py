@@ -19,6 +19,8 @@ from headstart.evaluation.runner import EvalReport
 # suggestions with a likelihood of 64%.
 PUBLISHED_TOP3 = 0.64
 PUBLISHED_RECALL = 0.26
+# Below this many tasks the report warns that its means are rough.
+SMALL_SAMPLE = 50
 
 LABELS = {
     "headstart": "Headstart brief",
@@ -61,6 +63,7 @@ def render_markdown(report: EvalReport) -> str:
             f"median {report.brief_tokens['median']:.0f}, max {report.brief_tokens['max']:.0f} tokens."
         ),
         f"- Time: indexing {report.index_seconds:.1f}s, replay {report.eval_seconds:.1f}s.",
+        *_sample_warning(len(report.results)),
         "",
         "## Files: Headstart against the baselines",
         "",
@@ -134,6 +137,16 @@ def draw_recall(report: EvalReport, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def _sample_warning(tasks: int) -> list[str]:
+    if tasks >= SMALL_SAMPLE:
+        return []
+    return [
+        f"- Only {tasks} task{'' if tasks == 1 else 's'}: one task more or less found moves a "
+        f"mean by up to {100 / max(tasks, 1):.0f} points, so compare rankers on {SMALL_SAMPLE} "
+        "or more (`--max-tasks`, an earlier cut)."
+    ]
 
 
 def _references_line(tasks: int, in_brief: float) -> str:

@@ -63,7 +63,7 @@ def unpriced_fix(model: str | None) -> str:
         return "the request names no model; its cost cannot be computed"
     return (
         f"add a price for {model!r} to the price override file "
-        "(Settings.prices_file or --prices FILE; format in docs/ledger.md)"
+        "(HEADSTART_PRICES_FILE, prices_file in the config file, or --prices FILE; format in docs/ledger.md)"
     )
 
 
@@ -103,7 +103,7 @@ class PriceOverrides:
         except OSError as exc:
             raise LedgerInputError(
                 f"cannot read the price override file {str(path)!r}: {exc.strerror}; "
-                "fix the path in Settings.prices_file or --prices"
+                "fix the path in HEADSTART_PRICES_FILE, prices_file in the config file, or --prices"
             ) from exc
         try:
             data = tomllib.loads(raw.decode("utf-8"))
