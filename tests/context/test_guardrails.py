@@ -217,3 +217,24 @@ def test_sweeping_fix_names_no_test(git_repo, store, tmp_path):
     tests = [item.files[0] for item in result.tests_to_run]
     assert "test/parser_test.rb" in tests
     assert "test/support/dummy_app.rb" not in tests
+
+
+def test_rules_quote_sections_about_the_task(git_repo, store, tmp_path):
+    git_repo.write(
+        "CONTRIBUTING.md",
+        "# Contributing to Sinatra\n\nSinatra welcomes translations of the README.\n\n"
+        "## Templates\n\nSinatra template changes need a test in test/templates_test.rb.\n\n"
+        "## Love\n\nWant to show Sinatra some love? Star the project.\n",
+    )
+    git_repo.git("add", ".")
+    git_repo.commit("Add the contributing guide")
+    git_repo.commit("Add template lookup", {"templates.rb": "def find_template; end\n"})
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    result = service.check(["templates.rb"], repo=str(git_repo.path), task="look up templates in several folders")
+
+    quotes = [item.quote for item in result.rules]
+    assert "Sinatra template changes need a test in test/templates_test.rb." in quotes
+    assert not any("love" in quote or "translations" in quote for quote in quotes)
+    assert {item.priority for item in result.rules} == {"medium"}

@@ -9,7 +9,7 @@ from headstart.context.history import HistoryView
 from headstart.store import Store
 from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
-from headstart.context.rules import codeowners, relevant_quotes
+from headstart.context.rules import codeowners, is_agent_rules, relevant_quotes
 from headstart.context.tracker_items import tracker_guardrails
 from headstart.records import is_changelog, is_test_file
 from headstart.context.signals import (
@@ -148,7 +148,8 @@ def rule_items(view: HistoryView, paths: Sequence[str], task: str) -> list[Guard
     return [
         Guardrail(
             kind="rule",
-            priority="high" if quote.distance == 0 else "medium",
+            # Agent rules next to the files outrank a contributors' guide or an ADR.
+            priority="high" if quote.distance == 0 and is_agent_rules(quote.source) else "medium",
             message=f"rules from `{quote.source}` apply",
             files=list(paths[:3]),
             source=quote.source,

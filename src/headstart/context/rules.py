@@ -5,12 +5,13 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from headstart.context.history import Change, HistoryView
+from headstart.context.words import tokenize
 
 _SECTION_BREAK = re.compile(r"\n(?=#{1,6} )|\n\s*\n")
-_WORD = re.compile(r"[a-z0-9_]{3,}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,14 @@ def rule_scope(source: str) -> str:
     return directory
 
 
+_AGENT_FILES = frozenset({"AGENTS.md", "CLAUDE.md", "GEMINI.md", ".cursorrules", "copilot-instructions.md"})
+
+
+def is_agent_rules(source: str) -> bool:
+    """Tell whether a rules file is written for coding agents, not for human contributors."""
+    return posixpath.basename(source) in _AGENT_FILES or "/.cursor/rules/" in f"/{source}"
+
+
 def applies_to(source: str, path: str) -> int | None:
     """Return how many directories up from `path` the rules file sits, or None if it does not apply."""
     scope = rule_scope(source)
@@ -42,8 +51,14 @@ def applies_to(source: str, path: str) -> int | None:
 
 def relevant_quotes(view: HistoryView, paths: list[str], task: str, *, per_file: int = 2) -> list[RuleQuote]:
     """Quote the sections of applicable rules files that share the most words with the task and
-    paths, nearest rules file first."""
-    words = set(_WORD.findall((task + " " + " ".join(paths)).lower()))
+    paths, nearest rules file first.
+
+    A task word counts twice a path word. Words found in over half of a file's sections (the
+    project's name, say) count for nothing, and a section sharing no other word is not quoted,
+    unless it is the file's only one.
+    """
+    task_words = set(tokenize(task))
+    path_words = {word for path in paths for word in tokenize(path.replace("/", " "))}
     quotes: list[RuleQuote] = []
     for standard in view.standards:
         if "codeowners" in standard.labels:
@@ -53,12 +68,16 @@ def relevant_quotes(view: HistoryView, paths: list[str], task: str, *, per_file:
         if not distances:
             continue
         sections = [section.strip() for section in _SECTION_BREAK.split(standard.body) if section.strip()]
-        scored = sorted(
-            sections,
-            key=lambda section: -len(words & set(_WORD.findall(section.lower()))),
-        )
-        for section in scored[:per_file]:
-            if words & set(_WORD.findall(section.lower())) or len(sections) == 1:
+        section_words = [set(tokenize(section)) for section in sections]
+        counts = Counter(word for words in section_words for word in words)
+        common = {word for word, count in counts.items() if len(sections) > 1 and count > len(sections) / 2}
+
+        def score(words: set[str]) -> int:
+            return 2 * len((task_words & words) - common) + len((path_words & words) - common)
+
+        ranked = sorted(zip(sections, section_words, strict=True), key=lambda pair: -score(pair[1]))
+        for section, words in ranked[:per_file]:
+            if score(words) or len(sections) == 1:
                 quotes.append(RuleQuote(source=source, text=section[:600], distance=min(distances)))
     return sorted(quotes, key=lambda quote: (quote.distance, quote.source))
 
@@ -93,4 +112,4 @@ def _codeowners_match(pattern: str, path: str) -> bool:
     ) or fnmatch.fnmatch(posixpath.basename(path), pattern)
 
 
-__all__ = ["Change", "RuleQuote", "applies_to", "codeowners", "relevant_quotes", "rule_scope"]
+__all__ = ["Change", "RuleQuote", "applies_to", "codeowners", "is_agent_rules", "relevant_quotes", "rule_scope"]
