@@ -127,7 +127,8 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
                     priority=_fragility_priority(fragile.score),
                     message=f"`{path}` had {len(fragile.fixes)} bug-fix commit(s), the latest on "
                     f"{latest.created_at:%Y-%m-%d}: {quote_data(latest.title, 100)} "
-                    f"(fragility {fragile.score:.2f}: recent fixes weigh more)",
+                    f"(fragility {fragile.score:.2f}: a fix at the indexed head adds 0.5 and a revert 1, "
+                    "older ones less)",
                     files=[path],
                     evidence=[fix.key[:10] for fix in fragile.fixes[:5]],
                     score=fragile.score,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from headstart.context.history import MAX_FILES_PER_CHANGE, HistoryView
+from headstart.indexers.messages import find_pull_request
 from headstart.store import SearchHit
 
 # Weights of the signals, chosen on held-out repositories (see docs/evaluation.md).
@@ -143,6 +144,10 @@ def hit_label(hit: SearchHit) -> str:
     record = hit.record
     if record.kind.value == "pull_request":
         return f"PR {record.key}"
+    # A commit that landed a pull request is better known by the pull request.
+    marker = find_pull_request(f"{record.title}\n\n{record.body}")
+    if marker is not None:
+        return f"PR {marker.key}"
     return f"commit {record.key[:10]}"
 
 
@@ -162,5 +167,11 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
         shown = ", ".join(f"`{name}`" for name in item.identifiers[:3])
         explained.append(f"contains {shown}, named in the task")
     if item.lexical_rank is not None and item.lexical_rank <= 10:
-        explained.append(f"its path and past commit messages share words with the task (rank {item.lexical_rank})")
+        place = "the best" if item.lexical_rank == 1 else f"the {_ordinal(item.lexical_rank)} best"
+        explained.append(f"its path and past commit messages match the task's words, {place} of all files")
     return explained
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
