@@ -34,10 +34,10 @@ def test_hit_label_prefers_the_pull_request(title: str, label: str) -> None:
 @pytest.mark.parametrize(
     ("rank", "wording"),
     [
-        (1, "its path and past commit messages match the task's words, the best of all files"),
-        (2, "its path and past commit messages match the task's words, the 2nd best of all files"),
-        (3, "its path and past commit messages match the task's words, the 3rd best of all files"),
-        (10, "its path and past commit messages match the task's words, the 10th best of all files"),
+        (1, "its path and past commit messages match the task (best of all files)"),
+        (2, "its path and past commit messages match the task (2nd best of all files)"),
+        (3, "its path and past commit messages match the task (3rd best of all files)"),
+        (10, "its path and past commit messages match the task (10th best of all files)"),
     ],
 )
 def test_lexical_reason_reads_as_a_place(rank: int, wording: str) -> None:

@@ -167,8 +167,8 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
         shown = ", ".join(f"`{name}`" for name in item.identifiers[:3])
         explained.append(f"contains {shown}, named in the task")
     if item.lexical_rank is not None and item.lexical_rank <= 10:
-        place = "the best" if item.lexical_rank == 1 else f"the {_ordinal(item.lexical_rank)} best"
-        explained.append(f"its path and past commit messages match the task's words, {place} of all files")
+        place = "best" if item.lexical_rank == 1 else f"{_ordinal(item.lexical_rank)} best"
+        explained.append(f"its path and past commit messages match the task ({place} of all files)")
     return explained
 
 
