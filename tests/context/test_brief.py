@@ -232,3 +232,23 @@ def test_brief_finds_file_by_named_identifier(git_repo, store, tmp_path):
 
     assert brief.likely_files[0].path == "app/wrappers.py"
     assert "contains `default_mimetype`, named in the task" in brief.likely_files[0].reasons
+
+
+def test_brief_content_does_not_depend_on_its_id(headstart, history, monkeypatch):
+    from headstart.context import brief as brief_module
+
+    task = "session cookie expiry is ignored after login"
+    # The shortest and the longest ids in o200k_base tokens: 9 and 19.
+    short, long = "hsb_0000000000000000", "hsb_0f0f0f0f0f0f0f0f"
+    monkeypatch.setattr(brief_module, "new_brief_id", lambda: short)
+    # A budget the whole brief fits exactly with the short id, and overflows with the long one.
+    budget = headstart.brief(task, repo=str(history.path), max_tokens=5000).tokens
+
+    briefs = []
+    for drawn in (short, long):
+        monkeypatch.setattr(brief_module, "new_brief_id", lambda drawn=drawn: drawn)
+        briefs.append(headstart.brief(task, repo=str(history.path), max_tokens=budget))
+
+    first, second = (brief.model_dump(exclude={"id", "generated_at", "tokens"}) for brief in briefs)
+    assert first == second
+    assert all(brief.tokens <= budget for brief in briefs)

@@ -1,4 +1,4 @@
-"""How a likely file's reasons and a similar change's label read to an agent."""
+"""Files named in a task, and how a likely file's reasons and a similar change's label read."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headstart.context.ranking import FileEvidence, hit_label, reasons
+from headstart.context.ranking import FileEvidence, hit_label, named_files, reasons
 from headstart.records import Record, RecordKind
 from headstart.store import SearchHit
 
@@ -42,3 +42,19 @@ def test_hit_label_prefers_the_pull_request(title: str, label: str) -> None:
 )
 def test_lexical_reason_reads_as_a_place(rank: int, wording: str) -> None:
     assert reasons(FileEvidence(lexical_rank=rank), similar_count=30) == [wording]
+
+
+@pytest.mark.parametrize(
+    ("task", "found"),
+    [
+        ("Remove res.send(status) signature", {"test/res.send.js"}),
+        ("Move the encoder into flask.json.provider", {"src/flask/json/provider.py"}),
+        ("Fix src/flask/app.py on empty config", {"src/flask/app.py"}),
+        ("Tune the json provider", set()),
+        ("Drop support for v2.0", set()),
+    ],
+)
+def test_named_files_by_path_or_dotted_name(task: str, found: set[str]) -> None:
+    files = {"test/res.send.js", "lib/response.js", "src/flask/json/provider.py", "src/flask/app.py"}
+
+    assert named_files(task, files) == found

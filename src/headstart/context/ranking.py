@@ -45,18 +45,25 @@ class FileEvidence:
 
 
 def named_files(task: str, candidates: set[str] | None) -> set[str]:
-    """Find files the task text names, by path or by a file name unique enough to match."""
+    """Find files the task text names: by path, by a file name unique enough to match, or by a
+    dotted name that is a file without its extension (`res.send` for `test/res.send.js`,
+    `flask.json.provider` for `src/flask/json/provider.py`)."""
     if not candidates:
         return set()
     tokens = {token.strip("./").lower() for token in _PATH_TOKEN.findall(task)}
     tokens = {token for token in tokens if "." in token or "/" in token}
     if not tokens:
         return set()
+    modules = {token.replace(".", "/") for token in tokens if "/" not in token}
     found: set[str] = set()
     for path in candidates:
         lowered = path.lower()
         name = lowered.rsplit("/", 1)[-1]
         if lowered in tokens or name in tokens or any(lowered.endswith("/" + token) for token in tokens if "/" in token):
+            found.add(path)
+            continue
+        stem = lowered.rsplit(".", 1)[0] if "." in name else lowered
+        if stem.rsplit("/", 1)[-1] in tokens or any(stem == module or stem.endswith("/" + module) for module in modules):
             found.add(path)
     return found
 

@@ -103,17 +103,24 @@ def render(brief: Brief, output: str) -> str:
     return render_json(brief) if output == "json" else render_markdown(brief)
 
 
+# The maximum tokens `hsb_` and 16 hex digits can take in o200k_base: one per character.
+MAX_ID_TOKENS = 20
+
+
 def fit_to_budget(brief: Brief, output: str = "markdown") -> Brief:
     """Drop the lowest-priority items until the rendered brief fits `brief.max_tokens`.
 
     Tokenizing the whole brief after every cut is the slow part. So items are cut against an
     estimate of their size, and the brief is counted exactly only after each round of cuts.
     """
+    # A brief's id is random, and took from 8 to 17 tokens over 2,000 draws. Cutting as if it took
+    # the maximum keeps the same items for the same task and history, whatever id the brief drew.
+    slack = MAX_ID_TOKENS - count_tokens(brief.id)
     while True:
         brief.tokens = _settled_count(brief, output)
-        if brief.tokens <= brief.max_tokens:
+        if brief.tokens + slack <= brief.max_tokens:
             return brief
-        excess = brief.tokens - brief.max_tokens
+        excess = brief.tokens + slack - brief.max_tokens
         cut_any = False
         while excess > 0:
             item = _cut_one(brief)
