@@ -124,6 +124,7 @@ def _jsonl_under(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*.jsonl") if path.is_file())
 
 
+@fewer_collections()
 def ingest_files(
     ledger: Ledger,
     files: Iterable[tuple[str, Path]],
@@ -137,18 +138,6 @@ def ingest_files(
     `workers` processes parse the files while this one writes; 0 parses here. The default
     depends on the CPUs and on how much there is to read (`parallel.default_workers`).
     """
-    with fewer_collections():
-        return _ingest_files(ledger, files, prices=prices, teams=teams, workers=workers)
-
-
-def _ingest_files(
-    ledger: Ledger,
-    files: Iterable[tuple[str, Path]],
-    *,
-    prices: PriceBook | None = None,
-    teams: TeamMap | None = None,
-    workers: int | None = None,
-) -> IngestReport:
     report = IngestReport()
     buffer: list[UsageEvent] = []
     finished: list[FileCursor] = []

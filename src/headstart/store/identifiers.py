@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from headstart.store import filters
-from headstart.store.tables import open_table
+from headstart.store.tables import open_table, replace_repository_rows
 
 IDENTIFIERS_TABLE = "file_identifiers"
 IDENTIFIERS_SCHEMA = pa.schema(
@@ -48,13 +48,7 @@ class IdentifierTable:
         ]
         data = pa.Table.from_pylist(rows, schema=IDENTIFIERS_SCHEMA)
         table = self._identifiers()
-        self._write(
-            lambda: table.merge_insert(["repo", "path"])
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(filters.equals("repo", repo))
-            .execute(data)
-        )
+        self._write(lambda: replace_repository_rows(table, data, repo))
 
     def load(self, repo: str) -> dict[str, list[str]] | None:
         """Return path → identifiers, or None when they were never saved for `repo`."""

@@ -39,7 +39,12 @@ from headstart.store.schema import (
     search_text,
 )
 from headstart.store.stats import StatsTables
-from headstart.store.tables import ensure_primary_key, open_table, retry_on_conflict
+from headstart.store.tables import (
+    ensure_primary_key,
+    open_table,
+    replace_repository_rows,
+    retry_on_conflict,
+)
 
 logger = logging.getLogger("headstart.store")
 
@@ -182,13 +187,7 @@ class Store:
         """Replace the list of files tracked at a repository's indexed head."""
         table = self._head_files_table()
         data = pa.Table.from_pylist([{"repo": repo, "path": path} for path in paths], schema=HEAD_FILES_SCHEMA)
-        self._write(
-            lambda: table.merge_insert(["repo", "path"])
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(filters.equals("repo", repo))
-            .execute(data)
-        )
+        self._write(lambda: replace_repository_rows(table, data, repo))
 
     def head_files(self, repo: str) -> set[str] | None:
         """Files tracked at the indexed head, or None when the index predates this list."""

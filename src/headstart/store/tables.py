@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from headstart.store import filters
+
 logger = logging.getLogger("headstart.store")
 
 T = TypeVar("T")
@@ -131,3 +133,17 @@ def open_table(db: Any, name: str, schema: pa.Schema, key: str | None = None) ->
     if key is not None:
         ensure_primary_key(table, key)
     return table
+
+
+def replace_repository_rows(table: Any, data: pa.Table, repo: str) -> Any:
+    """Make `data` the rows of `repo` in `table`, keyed by repo and path, in one commit.
+
+    Rows of `repo` missing from `data` are deleted; other repositories' rows are left alone.
+    """
+    return (
+        table.merge_insert(["repo", "path"])
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .when_not_matched_by_source_delete(filters.equals("repo", repo))
+        .execute(data)
+    )
