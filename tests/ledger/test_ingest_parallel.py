@@ -24,9 +24,8 @@ from headstart.ledger.events import UsageEvent
 from headstart.ledger.ingest import _row, record_events
 from headstart.ledger.local import LocalSources, ingest_local
 from headstart.ledger.models import UsageRecord
-from headstart.ledger.pricing import PriceResult
 from headstart.ledger.sources import parallel
-from headstart.ledger.sources.built import build_event, event_parts, rebuild_event
+from headstart.ledger.sources.built import build_event, event_parts
 from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.parallel import default_workers
 from headstart.ledger.store import insert_for
@@ -166,19 +165,6 @@ def test_build_event_matches_validation() -> None:
     assert built.model_fields_set == validated.model_fields_set
     with pytest.raises(ValueError, match=r"missing fields \['attributes'\]"):
         build_event({k: v for k, v in validated.__dict__.items() if k != "attributes"})
-
-
-def test_carried_price_is_reused(prices) -> None:
-    read = event()
-    version, result = prices.carried(read)
-    marked = PriceResult(Decimal("9.99"), version, None, "carried")
-
-    carried = rebuild_event(*event_parts(read), (version, marked))
-    stale = rebuild_event(*event_parts(read), ("an older price book", marked))
-
-    assert prices.price_once(carried) is marked
-    assert prices.price_once(stale) == result
-    assert prices.price_once(read) == result
 
 
 def sqlite_dump(ledger: Ledger) -> list[tuple[Any, ...]]:

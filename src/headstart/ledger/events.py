@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field
 
 
 class UsageEvent(BaseModel):
@@ -42,11 +42,6 @@ class UsageEvent(BaseModel):
     cwd: str | None = None
     brief_ids: list[str] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
-
-    # (price book version, PriceResult) when the process that read the event priced it, so
-    # the writing process does not price it again. Pricing reads only the model, the time and
-    # the tokens, which no later merge of two reads changes (see `ingest._richer`).
-    _price: tuple[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def cache_write_tokens(self) -> int:

@@ -46,8 +46,7 @@ class Attribution:
 
 
 @lru_cache(maxsize=1)
-def default_attribution() -> Attribution:
-    """The price book and team map named in Settings (`prices_file`, `teams_file`)."""
+def _default_attribution() -> Attribution:
     settings = load_settings()
     return Attribution(PriceBook(settings.prices_file), TeamMap.load(settings.teams_file))
 
@@ -67,7 +66,7 @@ def record_events(
     Settings (`prices_file`, `teams_file`).
     """
     if prices is None or teams is None:
-        defaults = default_attribution()
+        defaults = _default_attribution()
         prices = prices or defaults.prices
         teams = teams or defaults.teams
     report = report or IngestReport()
@@ -159,7 +158,7 @@ def _write_batch(
     engineer_ids = _ensure_engineers(session, events, team_names, team_ids)
     session_ids = _ensure_sessions(session, events, engineer_ids, team_names, team_ids)
 
-    results = [prices.price_once(event) for event in events]
+    results = [prices.price(event) for event in events]
     now = utcnow()
     rows = [
         _row(event, result, engineer_ids, team_ids, team_names, session_ids, now)

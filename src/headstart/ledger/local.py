@@ -13,7 +13,7 @@ from pathlib import Path
 from headstart.ledger.db import Ledger
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.events import UsageEvent
-from headstart.ledger.ingest import default_attribution, record_events
+from headstart.ledger.ingest import record_events
 from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
@@ -141,10 +141,6 @@ def ingest_files(
     report = IngestReport()
     buffer: list[UsageEvent] = []
     finished: list[FileCursor] = []
-    if prices is None or teams is None:
-        defaults = default_attribution()
-        prices = prices or defaults.prices
-        teams = teams or defaults.teams
 
     def flush() -> None:
         if buffer:
@@ -177,7 +173,7 @@ def ingest_files(
     if workers is None:
         workers = default_workers(to_read)
     reads = (
-        read_in_workers(to_read, READERS, report, workers, prices)
+        read_in_workers(to_read, READERS, report, workers)
         if workers > 0
         else ((cursor, READERS[cursor.reader](cursor, report)) for cursor in to_read)
     )

@@ -11,11 +11,12 @@ import hashlib
 import logging
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.events import UsageEvent
@@ -40,12 +41,9 @@ PROVIDER_WRAPPER = re.compile(r"^(?:[a-z]{2}\.)?(?:anthropic|openai|google|meta)
 BEDROCK_SUFFIX = re.compile(r"-v\d+(?::\d+)?$")
 
 
-class PriceResult(NamedTuple):
-    """The computed cost of one request, or None with the reason it is unpriced.
-
-    A named tuple, because parse workers send one per event to the writing process, and a
-    tuple pickles in a fraction of a dataclass's time.
-    """
+@dataclass(frozen=True)
+class PriceResult:
+    """The computed cost of one request, or None with the reason it is unpriced."""
 
     cost: Decimal | None
     price_version: str | None
@@ -291,17 +289,6 @@ class PriceBook:
         if rates is None:
             return self._compute_with_genai_prices(info, event, tokens)
         return self._compute(rates, tokens, BUNDLED_VERSION, info.id)
-
-    def carried(self, event: UsageEvent) -> tuple[str, PriceResult]:
-        """Price `event` for carrying with it to another process: (this book's version, result)."""
-        return self.version, self.price(event)
-
-    def price_once(self, event: UsageEvent) -> PriceResult:
-        """Return the price `event` carries when this book's version computed it, else compute it."""
-        carried = event._price
-        if carried is not None and carried[0] == self.version:
-            return carried[1]
-        return self.price(event)
 
     def _compute(
         self, rates: Rates, tokens: TokenCounts, version: str, priced_as: str

@@ -16,15 +16,10 @@ FIELD_NAMES = frozenset(UsageEvent.model_fields)
 _set = object.__setattr__
 
 
-def build_event(
-    fields: dict[str, Any],
-    fields_set: set[str] | None = None,
-    price: tuple[str, Any] | None = None,
-) -> UsageEvent:
+def build_event(fields: dict[str, Any], fields_set: set[str] | None = None) -> UsageEvent:
     """Return a `UsageEvent` whose attributes are `fields`, which must name every field once.
 
     `fields` becomes the event's `__dict__`, so the caller must not change it afterwards.
-    `price` is the event's (price book version, PriceResult) when it has been priced already.
     """
     if len(fields) != len(FIELD_NAMES) or not fields.keys() >= FIELD_NAMES:
         missing = sorted(FIELD_NAMES - fields.keys())
@@ -33,20 +28,16 @@ def build_event(
             f"cannot build a UsageEvent: missing fields {missing}, unknown fields {unknown}; "
             "give every field of UsageEvent"
         )
-    return rebuild_event(fields, fields_set, price)
+    return rebuild_event(fields, fields_set)
 
 
-def rebuild_event(
-    fields: dict[str, Any],
-    fields_set: set[str] | None = None,
-    price: tuple[str, Any] | None = None,
-) -> UsageEvent:
+def rebuild_event(fields: dict[str, Any], fields_set: set[str] | None = None) -> UsageEvent:
     """Rebuild an event from its `event_parts`, without the checks of `build_event`."""
     event = UsageEvent.__new__(UsageEvent)
     _set(event, "__dict__", fields)
     _set(event, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
     _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", {"_price": price})
+    _set(event, "__pydantic_private__", None)
     return event
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headstart.ledger.events import UsageEvent
-from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources.built import event_parts, rebuild_event
 from headstart.ledger.sources.files import FileCursor
@@ -47,14 +46,12 @@ class FileRead:
 
     offset: int
     state: dict[str, Any]
-    # (fields, fields given, carried price) of each event; see `build_event`.
-    events: list[tuple[dict[str, Any], set[str] | None, Any]] = field(default_factory=list)
+    events: list[tuple[dict[str, Any], set[str] | None]] = field(default_factory=list)
     error: OSError | None = None
 
 
-# Set in the caller before the workers fork, so they inherit them.
+# Set in the caller before the workers fork, so they inherit it.
 _readers: dict[str, Reader] = {}
-_prices: PriceBook | None = None
 
 
 def default_workers(to_read: list[FileCursor]) -> int:
@@ -103,13 +100,11 @@ def _read_job(job: list[FileCursor]) -> tuple[list[FileRead], IngestReport]:
 
 
 def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
-    events: list[tuple[dict[str, Any], set[str] | None, Any]] = []
+    events: list[tuple[dict[str, Any], set[str] | None]] = []
     error: OSError | None = None
     try:
         for event in _readers[cursor.reader](cursor, report):
-            # Priced in the worker, because the writing process is the bottleneck of a first ingest.
-            price = _prices.carried(event) if _prices is not None else None
-            events.append((*event_parts(event), price))
+            events.append(event_parts(event))
     except OSError as exc:
         error = exc
     return FileRead(cursor.offset, cursor.state, events, error)
@@ -117,8 +112,8 @@ def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
 
 def _replay(read: FileRead) -> Iterator[UsageEvent]:
     """Yield the file's events, then raise the error that stopped its worker, as a reader would."""
-    for fields, fields_set, price in read.events:
-        yield rebuild_event(fields, fields_set, price)
+    for fields, fields_set in read.events:
+        yield rebuild_event(fields, fields_set)
     if read.error is not None:
         raise read.error
 
@@ -128,16 +123,15 @@ def read_in_workers(
     readers: dict[str, Reader],
     report: IngestReport,
     workers: int,
-    prices: PriceBook | None = None,
 ) -> Iterator[tuple[FileCursor, Iterator[UsageEvent]]]:
     """Yield (cursor, its events) for each file, in order, parsed by `workers` processes.
 
     Like a reader, the events iterator raises the OSError that stopped reading a file, after
     the events read before it. What the workers report is merged into `report` as their
-    files are yielded. With `prices`, the workers price each event too (`PriceBook.price_once`).
+    files are yielded.
     """
-    global _readers, _prices
-    _readers, _prices = readers, prices
+    global _readers
+    _readers = readers
     jobs = _jobs(cursors)
     context = multiprocessing.get_context("fork")
     logger.debug("parsing %d files in %d worker processes", len(cursors), workers)
