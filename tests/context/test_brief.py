@@ -234,7 +234,7 @@ def test_brief_finds_file_by_named_identifier(git_repo, store, tmp_path):
     assert "contains `default_mimetype`, named in the task" in brief.likely_files[0].reasons
 
 
-def test_brief_content_does_not_depend_on_its_id(headstart, history, monkeypatch):
+def test_brief_ignores_its_random_id(headstart, history, monkeypatch):
     from headstart.context import brief as brief_module
 
     task = "session cookie expiry is ignored after login"

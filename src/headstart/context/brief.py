@@ -56,8 +56,9 @@ def build_brief(
     ranked = rank_files(view, task, hits, anchors)
     # Most changes touch the changelog whatever the task, so it does not show where the task's
     # code is and would crowd out the files that do. It becomes a guardrail instead.
-    changelogs = [path for path, item in ranked[:FILE_LIMIT] if is_changelog(path) and not item.anchor]
-    ranked = [(path, item) for path, item in ranked if not (is_changelog(path) and not item.anchor)]
+    dropped = {path for path, item in ranked if is_changelog(path) and not item.anchor}
+    changelogs = [path for path, _ in ranked[:FILE_LIMIT] if path in dropped]
+    ranked = [(path, item) for path, item in ranked if path not in dropped]
     likely = [
         LikelyFile(path=path, score=0.0, reasons=reasons(item, len(hits)), exists=view.exists(path))
         for path, item in ranked[:FILE_LIMIT]

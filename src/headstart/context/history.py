@@ -73,7 +73,8 @@ class HistoryView:
     # Loads path → identifiers at the indexed head; None when they were never saved.
     identifier_source: Callable[[], dict[str, list[str]] | None] | None = field(default=None, repr=False)
     _message_index: FileMessageIndex | None = field(default=None, repr=False)
-    _message_index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Guards building the message and identifier indexes once, for concurrent briefs.
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _identifier_index: IdentifierIndex | None = field(default=None, repr=False)
 
     def exists(self, path: str) -> bool:
@@ -95,7 +96,7 @@ class HistoryView:
 
     def message_index(self) -> FileMessageIndex:
         """BM25 over each existing file's path and past commit messages, built on first use."""
-        with self._message_index_lock:
+        with self._index_lock:
             if self._message_index is None:
                 self._message_index = FileMessageIndex.from_messages(
                     (path, self._messages_touching(path)) for path in self.by_file if self.exists(path)
@@ -103,8 +104,8 @@ class HistoryView:
             return self._message_index
 
     def identifier_index(self) -> IdentifierIndex:
-        """Which existing files contain each identifier, loaded on first use."""
-        with self._message_index_lock:
+        """Return which existing files contain each identifier, loaded on first use."""
+        with self._index_lock:
             if self._identifier_index is None:
                 files = (self.identifier_source() if self.identifier_source else None) or {}
                 self._identifier_index = IdentifierIndex(

@@ -27,7 +27,8 @@ FUSION_K = 5
 FUSION_DEPTH = 30
 SEMANTIC_FUSION_WEIGHT = 1.0
 LEXICAL_FUSION_WEIGHT = 1.0
-# The ranking of files containing identifiers the task names; empty for most tasks.
+# The weight of the files containing identifiers the task names. Most tasks name none, and
+# then that ranking is empty.
 IDENTIFIER_FUSION_WEIGHT = 1.0
 
 _PATH_TOKEN = re.compile(r"[\w.\-/]+")
@@ -62,8 +63,10 @@ def named_files(task: str, candidates: set[str] | None) -> set[str]:
         if lowered in tokens or name in tokens or any(lowered.endswith("/" + token) for token in tokens if "/" in token):
             found.add(path)
             continue
+        # The path without its extension: `test/res.send` for `test/res.send.js`.
         stem = lowered.rsplit(".", 1)[0] if "." in name else lowered
-        if stem.rsplit("/", 1)[-1] in tokens or any(stem == module or stem.endswith("/" + module) for module in modules):
+        by_module = any(stem == module or stem.endswith("/" + module) for module in modules)
+        if stem.rsplit("/", 1)[-1] in tokens or by_module:
             found.add(path)
     return found
 
@@ -125,7 +128,7 @@ def _fuse(
     named_code: list[tuple[str, list[str]]],
     anchors: Sequence[str],
 ) -> list[tuple[str, FileEvidence]]:
-    """Fuse the rankings from similar changes, words and identifiers; files given with the task stay first."""
+    """Fuse the rankings from similar changes, words and identifiers, keeping files given with the task first."""
     evidence = dict(semantic)
     fused: dict[str, float] = defaultdict(float)
     for rank, (path, _) in enumerate(semantic[:FUSION_DEPTH]):
@@ -171,8 +174,8 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
     for path, together, total in item.co_changed_with[:2]:
         explained.append(f"changed with {path} in {together} of its {total} commits")
     if item.identifiers:
-        shown = ", ".join(f"`{name}`" for name in item.identifiers[:3])
-        explained.append(f"contains {shown}, named in the task")
+        names = ", ".join(f"`{name}`" for name in item.identifiers[:3])
+        explained.append(f"contains {names}, named in the task")
     if item.lexical_rank is not None and item.lexical_rank <= 10:
         place = "best" if item.lexical_rank == 1 else f"{_ordinal(item.lexical_rank)} best"
         explained.append(f"its path and past commit messages match the task ({place} of all files)")

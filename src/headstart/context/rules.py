@@ -72,7 +72,10 @@ def relevant_quotes(view: HistoryView, paths: list[str], task: str, *, per_file:
         counts = Counter(word for words in section_words for word in words)
         common = {word for word, count in counts.items() if len(sections) > 1 and count > len(sections) / 2}
 
-        scores = [2 * len((task_words & words) - common) + len((path_words & words) - common) for words in section_words]
+        scores = [
+            2 * len((task_words & words) - common) + len((path_words & words) - common)
+            for words in section_words
+        ]
         ranked = sorted(zip(sections, scores, strict=True), key=lambda pair: -pair[1])
         for section, score in ranked[:per_file]:
             if score or len(sections) == 1:

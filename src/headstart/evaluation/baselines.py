@@ -17,10 +17,9 @@ from headstart.context.history import MAX_FILES_PER_CHANGE, HistoryView
 from headstart.context.words import tokenize
 from headstart.evaluation.metrics import DEPTH
 from headstart.indexers.pipeline import tracked_files
+from headstart.indexers.repository import text_blobs
 
 logger = logging.getLogger("headstart.evaluation")
-
-MAX_FILE_BYTES = 1024 * 1024
 
 
 class BM25Ranker:
@@ -52,15 +51,8 @@ class FileContentRanker(BM25Ranker):
     def __init__(self, repo: pygit2.Repository, commit: pygit2.Commit) -> None:
         documents: dict[str, list[str]] = {}
         skipped = 0
-        for path in tracked_files(commit):
-            try:
-                blob = commit.tree[path]
-                if blob.size > MAX_FILE_BYTES or blob.is_binary:
-                    skipped += 1
-                    continue
-                data = blob.data
-            except (KeyError, pygit2.GitError):
-                # Its contents are missing from a partial clone.
+        for path, data in text_blobs(commit, tracked_files(commit)):
+            if data is None:
                 skipped += 1
                 continue
             text = data.decode("utf-8", errors="replace")

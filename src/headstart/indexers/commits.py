@@ -23,8 +23,6 @@ _STATUS = {
 # Line counts per (old blob, new blob) pair, most recently used last; about 100 bytes each.
 _LINE_STATS: OrderedDict[tuple[pygit2.Oid, pygit2.Oid, bool], tuple[int | None, int | None, bool, list[str]]] = OrderedDict()
 _LINE_STATS_ENTRIES = 50_000
-# Sentinel for the patch of a delta whose blobs are missing from the object database.
-MISSING_BLOB = object()
 
 OBJECT_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -171,14 +169,13 @@ def _patch_facts(
     except (pygit2.GitError, KeyError):
         # A blob missing from the object database, as in a partial clone made with
         # `--filter=blob:limit=…`. The file is still listed as changed, with unknown line counts.
-        patch = MISSING_BLOB
-    if patch is MISSING_BLOB:
         facts = (None, None, False, [])
-    elif patch is None or patch.delta.is_binary:
-        facts = (None, None, True, [])
     else:
-        _, added, removed = patch.line_stats
-        facts = (added, removed, False, test_functions(patch.text) if wants_tests else [])
+        if patch is None or patch.delta.is_binary:
+            facts = (None, None, True, [])
+        else:
+            _, added, removed = patch.line_stats
+            facts = (added, removed, False, test_functions(patch.text) if wants_tests else [])
     _LINE_STATS[key] = facts
     if len(_LINE_STATS) > _LINE_STATS_ENTRIES:
         _LINE_STATS.popitem(last=False)

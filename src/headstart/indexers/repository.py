@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,3 +105,25 @@ def repository_name(repo: pygit2.Repository, root: Path) -> str:
         if match and not remote.url.startswith(("/", "file:", ".")):
             return f"{match['host'].lower()}/{match['path']}"
     return root.as_posix()
+
+
+# Files larger than this are generated or data, and are not read as text.
+MAX_TEXT_BYTES = 1024 * 1024
+
+
+def text_blobs(commit: pygit2.Commit, paths: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    """Yield (path, contents) for each of `paths` at `commit`, with None for a file not read.
+
+    A file is not read when it is binary, over 1 MiB, or missing from a partial clone.
+    """
+    for path in paths:
+        try:
+            blob = commit.tree[path]
+            if blob.size > MAX_TEXT_BYTES or blob.is_binary:
+                yield path, None
+                continue
+            data = blob.data
+        except (KeyError, pygit2.GitError):
+            yield path, None
+            continue
+        yield path, data
