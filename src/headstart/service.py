@@ -103,13 +103,7 @@ class Headstart:
                 return freshness
             logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
             _, caught_up = check_freshness(self.store, path)
-            # The stale message ends with the advice to run `headstart index`, which this did.
-            behind = freshness.message.split("; run `headstart index", 1)[0]
-            count = report.commits_written
-            caught_up.message = (
-                f"caught up before this brief: {behind}, and the {count} new "
-                f"commit{'' if count == 1 else 's'} {'was' if count == 1 else 'were'} indexed"
-            )
+            caught_up.message = _caught_up_message(freshness, report.commits_written)
             caught_up.stale = False
             return caught_up
         return freshness
@@ -173,3 +167,13 @@ class Headstart:
     def file_history(self, path: str, *, repo: str | None = None, limit: int = 10, offset: int = 0) -> HistoryPage:
         name, _ = self.resolve_repo(repo)
         return file_history(self.store, self.cache, name, path, limit=limit, offset=offset)
+
+
+def _caught_up_message(stale: Freshness, indexed: int) -> str:
+    """Say how the index lagged HEAD before a brief caught it up, and what was indexed."""
+    if stale.rewritten:
+        before = f"the indexed head {(stale.indexed_head or '')[:10]} had left HEAD's history"
+    else:
+        before = f"HEAD was {stale.behind} commit{'' if stale.behind == 1 else 's'} ahead of the index"
+    commits = f"the {indexed} new commit{' was' if indexed == 1 else 's were'} indexed"
+    return f"caught up before this brief: {before}, and {commits}"
