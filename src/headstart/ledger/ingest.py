@@ -46,7 +46,7 @@ class Attribution:
 
 
 @lru_cache(maxsize=1)
-def _default_attribution() -> Attribution:
+def default_attribution() -> Attribution:
     settings = load_settings()
     return Attribution(PriceBook(settings.prices_file), TeamMap.load(settings.teams_file))
 
@@ -66,7 +66,7 @@ def record_events(
     Settings (`prices_file`, `teams_file`).
     """
     if prices is None or teams is None:
-        defaults = _default_attribution()
+        defaults = default_attribution()
         prices = prices or defaults.prices
         teams = teams or defaults.teams
     report = report or IngestReport()

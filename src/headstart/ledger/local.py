@@ -10,15 +10,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from headstart.ledger.bulk_load import deferred_indexes
 from headstart.ledger.db import Ledger
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.events import UsageEvent
-from headstart.ledger.ingest import record_events
+from headstart.ledger.ingest import default_attribution, record_events
 from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
 from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursors
-from headstart.ledger.sources.parallel import default_workers, read_in_workers
+from headstart.ledger.sources.parallel import bytes_to_read, default_workers, read_in_workers
 from headstart.ledger.teams import TeamMap
 from headstart.memory import fewer_collections
 
@@ -172,13 +173,18 @@ def ingest_files(
     report.files_read += len(to_read)
     if workers is None:
         workers = default_workers(to_read)
+    if to_read and (prices is None or teams is None):
+        # Resolved once here, not in every flush, so the price cache lasts the whole ingest.
+        defaults = default_attribution()
+        prices = prices or defaults.prices
+        teams = teams or defaults.teams
     reads = (
         read_in_workers(to_read, READERS, report, workers)
         if workers > 0
         else ((cursor, READERS[cursor.reader](cursor, report)) for cursor in to_read)
     )
     # Closed on the way out, so workers stop at once if a write fails.
-    with closing(reads):
+    with deferred_indexes(ledger, bytes_to_read(to_read)), closing(reads):
         for cursor, events in reads:
             try:
                 for event in events:
@@ -192,8 +198,8 @@ def ingest_files(
             finished.append(cursor)
             if len(finished) >= 500:
                 flush()
+        flush()
 
-    flush()
     logger.info(
         "read %d files (%d unchanged), %d events, %d new records",
         report.files_read,

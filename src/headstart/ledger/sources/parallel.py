@@ -65,12 +65,12 @@ def default_workers(to_read: list[FileCursor]) -> int:
         return 0
     if "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    if len(to_read) < 2 or _bytes_to_read(to_read) < MIN_PARALLEL_BYTES:
+    if len(to_read) < 2 or bytes_to_read(to_read) < MIN_PARALLEL_BYTES:
         return 0
     return min(len(os.sched_getaffinity(0)), MAX_WORKERS, len(to_read))
 
 
-def _bytes_to_read(cursors: Iterable[FileCursor]) -> int:
+def bytes_to_read(cursors: Iterable[FileCursor]) -> int:
     return sum(max(cursor.stat.st_size - cursor.offset, 0) for cursor in cursors)
 
 
