@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from headstart.ledger.db import (
     open_ledger,
 )
 from headstart.ledger.errors import LedgerError, LedgerInputError
+
+from .conftest import postgres_schema
 
 
 def test_open_creates_schema(ledger) -> None:
@@ -190,3 +193,75 @@ def test_migrate_keeps_runtime_tables(tmp_path: Path) -> None:
     engine.dispose()
     assert [tuple(row) for row in kept] == [("s",)]
     assert "otlp_counter_increments" in tables
+
+
+def _schema(engine: Engine) -> dict[str, Any]:
+    """Every table's columns, keys and indexes, as the database reports them."""
+    inspector = inspect(engine)
+    schema: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        schema[table] = {
+            "columns": [
+                (column["name"], str(column["type"]), column["nullable"], column.get("default"))
+                for column in inspector.get_columns(table)
+            ],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted(
+                (
+                    tuple(key["constrained_columns"]),
+                    key["referred_table"],
+                    tuple(key["referred_columns"]),
+                )
+                for key in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (index["name"], tuple(index["column_names"]), bool(index["unique"]))
+                for index in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                tuple(constraint["column_names"])
+                for constraint in inspector.get_unique_constraints(table)
+            ),
+        }
+    return schema
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_new_database_schema_equals_migrated_one(tmp_path: Path, dialect: str) -> None:
+    with ExitStack() as stack:
+        if dialect == "sqlite":
+            created_url = f"sqlite:///{tmp_path / 'created.sqlite3'}"
+            migrated_url = f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+        else:
+            created_url = stack.enter_context(postgres_schema())
+            migrated_url = stack.enter_context(postgres_schema())
+
+        open_ledger(created_url).close()
+        migrated = _engine_at(migrated_url, "head")
+        created = create_ledger_engine(created_url)
+        try:
+            created_schema, migrated_schema = _schema(created), _schema(migrated)
+            created_revision, migrated_revision = (
+                current_revision(created),
+                current_revision(migrated),
+            )
+        finally:
+            created.dispose()
+            migrated.dispose()
+
+    assert created_schema == migrated_schema
+    assert created_revision == migrated_revision == SCHEMA_REVISION
+
+
+def test_database_with_tables_is_migrated_not_created(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    engine = create_ledger_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY)"))
+
+    before, after = migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+
+    assert (before, after) == (None, SCHEMA_REVISION)
+    assert {"notes", "usage_records", "alembic_version"} <= tables
