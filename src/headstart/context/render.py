@@ -157,5 +157,21 @@ def _cut_one(brief: Brief):
         items = getattr(brief, section)
         if len(items) > floor:
             brief.omitted[section] = brief.omitted.get(section, 0) + 1
-            return items.pop()
+            item = items.pop()
+            if section == "likely_files":
+                _drop_guardrails_about(brief, item.path)
+            return item
     return None
+
+
+def _drop_guardrails_about(brief: Brief, path: str) -> None:
+    """Drop the guardrails about a likely file that was cut, unless they name a file still listed.
+
+    A co-change between the cut file and a listed one stays, because it still applies.
+    """
+    listed = {entry.path for entry in brief.likely_files}
+    kept = [item for item in brief.guardrails if path not in item.files or listed & set(item.files)]
+    dropped = len(brief.guardrails) - len(kept)
+    if dropped:
+        brief.guardrails = kept
+        brief.omitted["guardrails"] = brief.omitted.get("guardrails", 0) + dropped
