@@ -171,30 +171,33 @@ def test_binary_and_huge_diffs(git_repo, store: Store) -> None:
     assert row["text"] == "Vendor data\nFiles: data/blob.bin data/table.csv"
 
 
+RENAMED = FileChange(path="new/name.py", status="R", added=1, removed=0, old_path="old/name.py")
+ADDED = FileChange(path="new/name.py", status="A", added=21, removed=0)
+DELETED = FileChange(path="old/name.py", status="D", added=0, removed=20)
+
+
 @pytest.mark.parametrize(
-    ("renames", "expected"),
+    ("renames", "other_files", "expected"),
     [
-        (
-            True,
-            [FileChange(path="new/name.py", status="R", added=1, removed=0, old_path="old/name.py")],
-        ),
-        (
-            False,
-            [
-                FileChange(path="new/name.py", status="A", added=21, removed=0),
-                FileChange(path="old/name.py", status="D", added=0, removed=20),
-            ],
-        ),
+        # A small commit gets rename detection whatever the option.
+        (False, 0, [RENAMED]),
+        (True, 0, [RENAMED]),
+        # One adding and deleting more than 30 files gets it only with --renames.
+        (False, 30, [ADDED, DELETED]),
+        (True, 30, [RENAMED]),
     ],
 )
-def test_rename_detection(git_repo, store: Store, renames: bool, expected: list[FileChange]) -> None:
+def test_rename_detection(git_repo, store: Store, renames: bool, other_files: int, expected: list[FileChange]) -> None:
     content = "".join(f"line {n}\n" for n in range(20))
     git_repo.commit("add", {"old/name.py": content})
-    sha = git_repo.commit("move", {"old/name.py": None, "new/name.py": content + "# moved\n"})
+    others = {f"docs/page{number}.md": f"page {number}\n" for number in range(other_files)}
+    sha = git_repo.commit("move", {"old/name.py": None, "new/name.py": content + "# moved\n", **others})
 
     report = index_repository(store, git_repo.path, renames=renames, workers=1)
 
-    assert commit_record(store, report.plan.repo, sha).changes == expected
+    changes = commit_record(store, report.plan.repo, sha).changes
+    assert [change for change in changes if "name.py" in change.path] == expected
+    assert len(changes) == len(expected) + other_files
 
 
 def test_mailmap(git_repo, store: Store) -> None:

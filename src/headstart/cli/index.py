@@ -39,7 +39,9 @@ BUSY = "busy"
 def index(
     path: Path = typer.Argument(Path("."), help="Repository to index (any folder inside it)."),
     until: str | None = typer.Option(None, "--until", help="Index history up to this revision, not HEAD."),
-    renames: bool = typer.Option(False, "--renames", help="Detect renamed files (slower)."),
+    renames: bool = typer.Option(
+        False, "--renames", help="Detect renamed files in every commit, not only in those adding and deleting at most 30 files (slower)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be indexed and a time estimate."),
     workers: int = typer.Option(0, "--workers", help="Processes that read diffs [default: one per CPU]."),
     batch_size: int = typer.Option(

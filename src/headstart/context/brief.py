@@ -80,18 +80,18 @@ def build_brief(
         co_changes=_co_changes(view, likely_paths[:5]),
         guardrails=sort_items(
             guardrails_for(store, view, likely_paths[:5], task, thresholds or Thresholds())
-            + _changelog_items(changelogs, hits)
+            + _changelog_items(view, changelogs, hits)
         ),
         max_tokens=max_tokens,
     )
     return fit_to_budget(brief, output)
 
 
-def _changelog_items(changelogs: Sequence[str], hits: Sequence[SearchHit]) -> list[Guardrail]:
+def _changelog_items(view: HistoryView, changelogs: Sequence[str], hits: Sequence[SearchHit]) -> list[Guardrail]:
     """Ask for a changelog entry when enough of the most similar past changes added one."""
     items = []
     for path in changelogs:
-        updated = [hit for hit in hits if path in hit.record.files]
+        updated = [hit for hit in hits if path in view.current_files(hit.record.files)]
         if len(updated) < CHANGELOG_MIN_CHANGES or len(updated) < CHANGELOG_MIN_SHARE * len(hits):
             continue
         items.append(
@@ -124,7 +124,8 @@ def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files:
         if record.kind == RecordKind.COMMIT and record.key in landed_by_pull_request:
             continue
         why = [f"similar to the task (rank {rank + 1} by text and meaning)"]
-        shared = [path for path in record.files if path in top_files]
+        files = view.current_files(record.files)
+        shared = [path for path in files if path in top_files]
         if shared:
             why.append("changed likely file(s): " + ", ".join(shared[:3]))
         common = sorted(task_words & set(record.title.lower().split()))
@@ -141,8 +142,8 @@ def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files:
                 date=record.created_at,
                 url=record.url,
                 why=why,
-                files=record.files[:8],
-                missing_files=[path for path in record.files[:8] if not view.exists(path)],
+                files=files[:8],
+                missing_files=[path for path in files[:8] if not view.exists(path)],
             )
         )
         if len(related) >= RELATED_LIMIT:

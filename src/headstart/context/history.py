@@ -11,6 +11,7 @@ from datetime import datetime
 
 from headstart.context.identifiers import IdentifierIndex
 from headstart.context.lexical import FileMessageIndex
+from headstart.context.renames import current_names, renames_in
 from headstart.errors import IndexNotFoundError
 from headstart.records import LinkKind, RecordKind
 from headstart.store import Store
@@ -68,6 +69,8 @@ class HistoryView:
     by_target: dict[str, str]
     incoming: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     standards: list[Change] = field(default_factory=list)
+    # A renamed path that no longer exists → its name at the indexed head.
+    aliases: dict[str, str] = field(default_factory=dict)
     first_time: datetime | None = None
     last_time: datetime | None = None
     # Loads path → identifiers at the indexed head; None when they were never saved.
@@ -79,6 +82,10 @@ class HistoryView:
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
+
+    def current_files(self, paths: list[str]) -> list[str]:
+        """Return `paths` under their names at the indexed head, without duplicates."""
+        return _current_files(paths, self.aliases) if self.aliases else list(paths)
 
     def commits_touching(self, path: str) -> list[Change]:
         """Non-merge commits that changed `path`, newest first."""
@@ -167,17 +174,28 @@ def build_history(store: Store, repo: str) -> HistoryView:
             continue
         changes[change.id] = change
         by_target[f"{change.kind}:{change.key}"] = change.id
+        for kind, target in change.links:
+            incoming[target].append((kind, change.id))
+
+    # Files are known by their names at the head, so a file's history before a move counts.
+    head_files = store.head_files(repo)
+    aliases: dict[str, str] = {}
+    if head_files is not None:
+        moves = (pair for change in changes.values() if not change.is_merge for pair in renames_in(change.changes_json))
+        aliases = current_names(moves, head_files.__contains__)
+    for change in changes.values():
+        if aliases:
+            change.files = _current_files(change.files, aliases)
         if change.kind == RecordKind.COMMIT.value and not change.is_merge:
             for path in change.files:
                 by_file[path].append(change.id)
-        for kind, target in change.links:
-            incoming[target].append((kind, change.id))
 
     return HistoryView(
         repo=repo,
         changes=changes,
         by_file=dict(by_file),
-        head_files=store.head_files(repo),
+        head_files=head_files,
+        aliases=aliases,
         identifier_source=lambda: store.identifiers.load(repo),
         by_target=by_target,
         incoming=dict(incoming),
@@ -185,6 +203,11 @@ def build_history(store: Store, repo: str) -> HistoryView:
         first_time=min((change.created_at for change in changes.values()), default=None),
         last_time=max((change.created_at for change in changes.values()), default=None),
     )
+
+
+def _current_files(paths: list[str], aliases: dict[str, str]) -> list[str]:
+    # A rename commit names both paths, which become one.
+    return list(dict.fromkeys(aliases.get(path, path) for path in paths))
 
 
 def reverts_and_fixes(view: HistoryView, change: Change) -> list[tuple[LinkKind, str]]:

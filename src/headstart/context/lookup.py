@@ -18,6 +18,7 @@ def _item_from_record(view: HistoryView, record: Record, score: float | None = N
         if source is not None:
             links.append(f"{INVERSE_LINKS[LinkKind(kind)].value} {source.kind}:{source.key}")
     excerpt = " ".join(record.body.split())
+    files = view.current_files(record.files)
     return HistoryItem(
         kind=record.kind.value,
         key=record.key,
@@ -26,9 +27,9 @@ def _item_from_record(view: HistoryView, record: Record, score: float | None = N
         date=record.created_at,
         url=record.url,
         authors=record.authors[:3],
-        files=record.files[:8],
-        files_total=len(record.files),
-        missing_files=[path for path in record.files[:8] if not view.exists(path)],
+        files=files[:8],
+        files_total=len(files),
+        missing_files=[path for path in files[:8] if not view.exists(path)],
         links=list(dict.fromkeys(links)),
         excerpt=excerpt[:EXCERPT_CHARS] + ("…" if len(excerpt) > EXCERPT_CHARS else ""),
         score=score,
@@ -71,7 +72,8 @@ def file_history(
     """List the commits that changed `path`, newest first, with their fixes and reverts."""
     limit = max(1, min(limit, MAX_PAGE))
     view = cache.get(repo)
-    path = path.replace("\\", "/").removeprefix("./")
+    # An old name of a renamed file gets the file's whole history, under its name at the head.
+    path = view.current_files([path.replace("\\", "/").removeprefix("./")])[0]
     changes = view.commits_touching(path)
     page = changes[offset : offset + limit]
 

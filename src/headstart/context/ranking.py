@@ -82,7 +82,7 @@ def rank_files(
     seen_changes: set[tuple[str, ...]] = set()
 
     for rank, hit in enumerate(hits):
-        files = [path for path in hit.record.files if view.exists(path)]
+        files = [path for path in view.current_files(hit.record.files) if view.exists(path)]
         signature = tuple(sorted(hit.record.files))
         if not files or len(hit.record.files) > MAX_FILES_PER_CHANGE or signature in seen_changes:
             continue
