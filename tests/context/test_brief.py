@@ -60,6 +60,8 @@ def test_brief_lists_related_changes_with_provenance(headstart, history):
     assert pull_request.date.year == 2024
     # The squash commit that landed #12 is not listed a second time.
     assert all(change.key != pull_request.sha for change in brief.related)
+    assert brief.related[0].why[0] == "the most similar past change to the task, by words and meaning"
+    assert brief.related[1].why[0] == "the 2nd most similar past change to the task, by words and meaning"
 
 
 def test_brief_marks_files_gone_at_head(headstart, history):

@@ -11,7 +11,7 @@ from headstart.context.history import HistoryCache, HistoryView
 from headstart.context.signals import Thresholds
 from headstart.context.models import Brief, CoChange, FixOrRevert, Guardrail, LikelyFile, RelatedChange
 from headstart.records import Freshness
-from headstart.context.ranking import hit_label, named_files, rank_files, reasons
+from headstart.context.ranking import hit_label, named_files, ordinal, rank_files, reasons
 from headstart.context.render import fit_to_budget
 from headstart.records import LinkKind, RecordKind, is_changelog
 from headstart.store import SearchHit, Store
@@ -119,11 +119,13 @@ def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files:
     }
     task_words = {word for word in task.lower().split() if len(word) > 3}
     related: list[RelatedChange] = []
-    for rank, hit in enumerate(hits):
+    for hit in hits:
         record = hit.record
         if record.kind == RecordKind.COMMIT and record.key in landed_by_pull_request:
             continue
-        why = [f"similar to the task (rank {rank + 1} by text and meaning)"]
+        # Counted among the listed changes: a commit that landed a listed pull request is skipped.
+        place = "most similar" if not related else f"{ordinal(len(related) + 1)} most similar"
+        why = [f"the {place} past change to the task, by words and meaning"]
         files = view.current_files(record.files)
         shared = [path for path in files if path in top_files]
         if shared:

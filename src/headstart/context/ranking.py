@@ -177,11 +177,11 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
         names = ", ".join(f"`{name}`" for name in item.identifiers[:3])
         explained.append(f"contains {names}, named in the task")
     if item.lexical_rank is not None and item.lexical_rank <= 10:
-        place = "best" if item.lexical_rank == 1 else f"{_ordinal(item.lexical_rank)} best"
+        place = "best" if item.lexical_rank == 1 else f"{ordinal(item.lexical_rank)} best"
         explained.append(f"its path and past commit messages match the task ({place} of all files)")
     return explained
 
 
-def _ordinal(number: int) -> str:
+def ordinal(number: int) -> str:
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
