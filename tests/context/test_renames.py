@@ -7,6 +7,7 @@ import json
 import pytest
 
 from headstart.config import Settings
+from headstart.context.history import build_history
 from headstart.context.renames import current_names, renames_in
 from headstart.indexers.pipeline import index_repository
 from headstart.service import Headstart
@@ -103,3 +104,17 @@ def test_brief_counts_history_from_before_move(git_repo, store, tmp_path, moved_
     assert "Add invoice rounding" in titles
     assert by_old_name.path == "src/billing/invoice.py"
     assert [item.title for item in by_old_name.items] == titles
+
+
+def test_recorded_history_keeps_paths_commits_named(git_repo, store) -> None:
+    billing_history(git_repo, 0)
+    report = index_repository(store, git_repo.path, workers=1)
+
+    followed = build_history(store, report.plan.repo)
+    recorded = build_history(store, report.plan.repo, follow_renames=False)
+
+    assert len(followed.by_file["src/billing/invoice.py"]) == 4
+    assert "billing/invoice.py" not in followed.by_file
+    assert len(recorded.by_file["src/billing/invoice.py"]) == 1
+    assert len(recorded.by_file["billing/invoice.py"]) == 3
+    assert recorded.aliases == {}

@@ -133,8 +133,12 @@ class HistoryView:
         return self.changes.get(change_id) if change_id else None
 
 
-def build_history(store: Store, repo: str) -> HistoryView:
-    """Load a repository's changes from the store into a HistoryView."""
+def build_history(store: Store, repo: str, *, follow_renames: bool = True) -> HistoryView:
+    """Load a repository's changes from the store into a HistoryView.
+
+    With `follow_renames` off, files keep the paths each commit recorded, as a plain
+    `git log --name-only` lists them (the evaluation's baselines use that).
+    """
     table = store.columns(
         repo, _COLUMNS, kinds=[RecordKind.COMMIT.value, RecordKind.PULL_REQUEST.value, RecordKind.STANDARD.value]
     )
@@ -180,7 +184,7 @@ def build_history(store: Store, repo: str) -> HistoryView:
     # Files are known by their names at the head, so a file's history before a move counts.
     head_files = store.head_files(repo)
     aliases: dict[str, str] = {}
-    if head_files is not None:
+    if head_files is not None and follow_renames:
         moves = (pair for change in changes.values() if not change.is_merge for pair in renames_in(change.changes_json))
         aliases = current_names(moves, head_files.__contains__)
     for change in changes.values():

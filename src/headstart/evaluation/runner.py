@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from headstart.context.brief import build_brief
-from headstart.context.history import HistoryCache
+from headstart.context.history import HistoryCache, build_history
 from headstart.context.models import Brief
 from headstart.context.signals import Thresholds
 from headstart.errors import InputError
@@ -138,7 +138,10 @@ def run_evaluation(options: EvalOptions, store: Store, on_progress: ProgressCall
     tasks = spread(eligible, options.max_tasks)
     cache = HistoryCache(store)
     view = cache.get(opened.name)
-    baselines = [FileContentRanker(opened.repo, cut.commit), CommitMessageRanker(view), RecentRanker(view)]
+    # The baselines see each commit's files as it recorded them: following renames is
+    # Headstart's, not part of a plain BM25 over `git log` (docs/evaluation.md gives both).
+    recorded = build_history(store, opened.name, follow_renames=False)
+    baselines = [FileContentRanker(opened.repo, cut.commit), CommitMessageRanker(recorded), RecentRanker(recorded)]
     freshness = Freshness(indexed_head=cut.sha, current_head=cut.sha)
 
     results: list[TaskResult] = []
