@@ -2,6 +2,7 @@
 
     python benchmarks/index_and_brief.py REPO [--work DIR] [--briefs 200] [--sample 3000]
     python benchmarks/index_and_brief.py REPO --work DIR --briefs-only   # reuse DIR's index
+    python benchmarks/index_and_brief.py REPO --walk-only   # the walk, with and without renames
 
 Prints one JSON object with every figure and writes it to DIR/index_and_brief.json:
 history walk against `git log --numstat --no-renames`, embedding against raw
@@ -73,6 +74,23 @@ def history_walk(repo_path: Path) -> dict:
         "ratio_of_git_speed": round(git_seconds / headstart_seconds, 3),
         "_records": records,
     }
+
+
+def walk_only(args: argparse.Namespace) -> None:
+    """Time the history walk alone, also without rename detection, to show what detection costs."""
+    from headstart.indexers import commits
+
+    walk = history_walk(args.repo)
+    walk.pop("_records")
+    default_limit = commits.RENAME_DETECTION_FILES
+    commits.RENAME_DETECTION_FILES = 0
+    try:
+        without = history_walk(args.repo)
+    finally:
+        commits.RENAME_DETECTION_FILES = default_limit
+    without.pop("_records")
+    walk["without_rename_detection"] = without
+    print(json.dumps({"repo": str(args.repo), "machine": machine(), "history_walk": walk}, indent=2))
 
 
 def embedding(records: list, sample: int) -> dict:
@@ -205,10 +223,18 @@ def main() -> None:
     parser.add_argument(
         "--briefs-only", action="store_true", help="Only time briefs, on the index an earlier run left in --work."
     )
+    parser.add_argument(
+        "--walk-only",
+        action="store_true",
+        help="Only time the history walk, with and without rename detection, against git log.",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.briefs_only:
         brief_only(args)
+        return
+    if args.walk_only:
+        walk_only(args)
         return
 
     result: dict = {"repo": str(args.repo), "machine": machine()}

@@ -16,14 +16,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from headstart.ledger.errors import LedgerError, LedgerInputError
+from headstart.ledger.migrations import SCHEMA_REVISION
 
 logger = logging.getLogger("headstart.ledger")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-# The newest migration's revision. A current ledger then opens with one query and without
-# importing Alembic, which takes about a second. A test checks that it matches Alembic's head.
-SCHEMA_REVISION = "0003"
 
 
 @dataclass(frozen=True)
