@@ -70,14 +70,9 @@ def record_events(
         prices = prices or defaults.prices
         teams = teams or defaults.teams
     report = report or IngestReport()
-    # Imported here: prometheus_client adds to the start-up of every `headstart ledger ingest`,
-    # and one that finds nothing new never gets here.
-    from headstart.metrics import USAGE_EVENTS
-
     for batch in _batches(events, BATCH_SIZE):
         with ledger.session() as session:
             _write_batch(session, batch, prices, teams, report)
-        USAGE_EVENTS.inc(len(batch))
     return report
 
 
