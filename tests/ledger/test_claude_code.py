@@ -163,6 +163,30 @@ def test_bad_lines_counted_not_fatal(ledger, tmp_path, prices, teams) -> None:
     assert any("s-1.jsonl:+2" in example for example in report.examples)
 
 
+def test_invalid_token_counts_skipped(ledger, tmp_path, prices, teams) -> None:
+    log = tmp_path / "projects" / "p" / "s-1.jsonl"
+    write_jsonl(
+        log,
+        [
+            claude_line("msg_a", "ra", output_tokens=10),
+            claude_line("msg_b", "rb", input_tokens="lots", output_tokens=5),
+            claude_line("msg_c", "rc", output_tokens=-4),
+            claude_line("msg_d", "rd", cache_creation={"ephemeral_1h_input_tokens": [1]}),
+            claude_line("msg_e", "re", input_tokens="1,200", output_tokens="7"),
+        ],
+    )
+
+    report = ingest(ledger, tmp_path, prices, teams)
+
+    assert report.inserted == 2
+    assert totals(ledger)["output"] == 17
+    assert totals(ledger)["input"] == 1200
+    assert report.skipped["invalid token count 'lots' in usage.input_tokens"] == 1
+    assert report.skipped["invalid token count -4 in usage.output_tokens"] == 1
+    assert report.skipped["invalid token count [1] in usage.ephemeral_1h_input_tokens"] == 1
+    assert any("s-1.jsonl:+2" in example for example in report.examples)
+
+
 def test_unknown_model_counted(ledger, tmp_path, prices, teams) -> None:
     log = tmp_path / "projects" / "p" / "s-1.jsonl"
     write_jsonl(

@@ -194,3 +194,17 @@ def test_old_and_unknown_lines_counted(ledger, tmp_path, prices, teams) -> None:
         "unknown record type 'telepathy'": 1,
     }
     assert totals(ledger)["input"] == 7
+
+
+def test_invalid_token_count_skipped(ledger, tmp_path, prices, teams) -> None:
+    broken = usage(2000)
+    broken["output_tokens"] = "many"
+    write_jsonl(
+        rollout(tmp_path),
+        [meta(), context(), token_count(usage(1000), usage(1000), 2), token_count(broken, None, 3)],
+    )
+
+    report = ingest(ledger, tmp_path, prices, teams)
+
+    assert totals(ledger)["input"] == 1000
+    assert report.skipped["invalid token count 'many' in total_token_usage.output_tokens"] == 1

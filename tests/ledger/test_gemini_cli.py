@@ -169,3 +169,14 @@ def test_two_requests_one_prompt(ledger, tmp_path, prices, teams) -> None:
 
     assert totals(ledger)["requests"] == 2
     assert totals(ledger)["input"] == 300
+
+
+def test_invalid_token_count_skipped(ledger, tmp_path, prices, teams) -> None:
+    broken = response(500, 0, 10, stamp="2026-11-02T10:00:05.000Z")
+    broken["attributes"]["output_token_count"] = "lots"
+    path = write_pretty(tmp_path / "telemetry.log", [response(29065, 28634, 100), broken])
+
+    report = ingest(ledger, path, prices, teams)
+
+    assert totals(ledger)["requests"] == 1
+    assert report.skipped["invalid token count 'lots' in output_token_count"] == 1

@@ -20,7 +20,7 @@ from headstart.ledger.sources.built import build_event
 from headstart.ledger.sources.failures import add_failures, failed_results, remember_calls
 from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
-from headstart.ledger.sources.values import count, parse_time
+from headstart.ledger.sources.values import count, invalid_count, parse_time
 
 READER = "claude_code"
 KNOWN_TYPES = frozenset(
@@ -202,6 +202,14 @@ def _may_matter(raw: bytes, tools_pending: bool) -> bool:
     return match is None or match.group(1) not in PASSIVE_TYPES
 
 
+_USAGE_COUNTS = (
+    "input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "output_tokens",
+)
+
+
 def _event_fields(
     line: dict[str, Any], message: dict[str, Any], where: str, report: IngestReport
 ) -> dict[str, Any] | None:
@@ -232,8 +240,14 @@ def _event_fields(
         report.skip(f"invalid timestamp {line.get('timestamp')!r}", where)
         return None
 
-    writes_total = count(usage.get("cache_creation_input_tokens"))
     by_ttl = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    for name, value in (*((key, usage.get(key)) for key in _USAGE_COUNTS), *by_ttl.items()):
+        if name.endswith("_tokens") and invalid_count(value):
+            # Counting it as 0 would under-count the request without a trace.
+            report.skip(f"invalid token count {value!r} in usage.{name}", where)
+            return None
+
+    writes_total = count(usage.get("cache_creation_input_tokens"))
     writes_1h = count(by_ttl.get("ephemeral_1h_input_tokens"))
     writes_5m = count(by_ttl.get("ephemeral_5m_input_tokens"))
     # Writes not split by TTL used the default 5-minute TTL.

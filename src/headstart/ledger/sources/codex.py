@@ -25,7 +25,7 @@ from headstart.ledger.sources.failures import (
 )
 from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
-from headstart.ledger.sources.values import count, parse_time
+from headstart.ledger.sources.values import count, invalid_count, parse_time
 from headstart.ledger.teams import normalize_repository
 
 READER = "codex"
@@ -143,6 +143,19 @@ def _usage(
         return None  # rate-limit-only updates carry no usage
     total = info.get("total_token_usage")
     last = info.get("last_token_usage")
+    for usage_name, usage in (("total_token_usage", total), ("last_token_usage", last)):
+        bad = next(
+            (
+                name
+                for name in USAGE_FIELDS
+                if isinstance(usage, dict) and invalid_count(usage.get(name))
+            ),
+            None,
+        )
+        if bad is not None:
+            # Counting it as 0 would under-count the turn without a trace.
+            report.skip(f"invalid token count {usage[bad]!r} in {usage_name}.{bad}", where)
+            return None
     if isinstance(total, dict):
         current = {name: count(total.get(name)) for name in USAGE_FIELDS}
         previous = state.get("total")

@@ -16,7 +16,7 @@ from typing import Any
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources.files import FileCursor
-from headstart.ledger.sources.values import count, parse_time
+from headstart.ledger.sources.values import count, invalid_count, parse_time
 
 READER = "gemini_cli"
 API_RESPONSE = "gemini_cli.api_response"
@@ -131,6 +131,15 @@ def _resource_attributes(record: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+_COUNT_ATTRIBUTES = (
+    "input_token_count",
+    "cached_content_token_count",
+    "tool_token_count",
+    "thoughts_token_count",
+    "output_token_count",
+)
+
+
 def _event(
     record: dict[str, Any], attributes: dict[str, Any], where: str, report: IngestReport
 ) -> UsageEvent | None:
@@ -140,6 +149,12 @@ def _event(
     if timestamp is None:
         report.skip("api_response without a timestamp", where)
         return None
+
+    for name in _COUNT_ATTRIBUTES:
+        if invalid_count(attributes.get(name)):
+            # Counting it as 0 would under-count the response without a trace.
+            report.skip(f"invalid token count {attributes[name]!r} in {name}", where)
+            return None
 
     prompt = count(attributes.get("input_token_count"))
     cached = min(count(attributes.get("cached_content_token_count")), prompt)

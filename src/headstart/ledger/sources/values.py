@@ -21,6 +21,21 @@ def count(value: Any) -> int:
         return 0
 
 
+def invalid_count(value: Any) -> bool:
+    """Tell whether a token count is present but not a number `count` can read (`"lots"`, a list).
+
+    Missing counts (None) are zero, not invalid.
+    """
+    if value is None or (type(value) is int and value >= 0):
+        return False
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        return True
+    try:
+        return float(str(value).replace(",", "").strip()) < 0
+    except ValueError:
+        return True
+
+
 def money(value: Any) -> Decimal | None:
     """Return a USD amount from 0.12, "0.12" or "$0.12"; None for "Included", "" and the like."""
     if value is None or isinstance(value, bool):
