@@ -66,10 +66,11 @@ class Headstart:
                 f"repository {repo!r} is neither a folder nor an indexed repository (indexed: {known}); "
                 "pass a repository path, or index it with `headstart index PATH`"
             )
+        here: str | None = None
         try:
-            name, _ = check_freshness(self.store, Path.cwd())
-            if any(state.repo == name for state in states):
-                return name, Path.cwd()
+            here, _ = check_freshness(self.store, Path.cwd())
+            if any(state.repo == here for state in states):
+                return here, Path.cwd()
         except NotARepositoryError:
             pass
         if len(states) == 1:
@@ -77,6 +78,11 @@ class Headstart:
         if not states:
             raise IndexNotFoundError("nothing is indexed yet; run `headstart index PATH` on a repository first")
         known = ", ".join(repr(state.repo) for state in states)
+        if here is not None:
+            raise IndexNotFoundError(
+                f"no history is indexed for {here!r}, the repository of the current folder; run "
+                f"`headstart index {Path.cwd()}` first, or name one of the indexed repositories ({known}) with `--repo`"
+            )
         raise InputError(
             f"several repositories are indexed ({known}); name one: `--repo` on the command line, `repo` in a request"
         )

@@ -13,6 +13,7 @@ from headstart.context.tokens import count_tokens
 from headstart.errors import IndexNotFoundError
 from headstart.indexers.pipeline import index_repository
 from headstart.service import AUTO_REFRESH_LIMIT, Headstart
+from tests.conftest import GitRepo
 
 
 @pytest.fixture
@@ -257,3 +258,24 @@ def test_brief_ignores_its_random_id(headstart, history, monkeypatch):
     first, second = (brief.model_dump(exclude={"id", "generated_at", "tokens"}) for brief in briefs)
     assert first == second
     assert all(brief.tokens <= budget for brief in briefs)
+
+
+def test_brief_in_unindexed_repository_names_it(git_repo, store, tmp_path, monkeypatch):
+    others = []
+    for name in ("one", "two"):
+        other = GitRepo(tmp_path / name)
+        other.path.mkdir()
+        other.git("init", "-q", "-b", "main")
+        other.commit("Add module", {"module.py": "x = 1\n"})
+        index_repository(store, other.path)
+        others.append(other)
+    git_repo.commit("Add app", {"app.py": "x = 1\n"})
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+    monkeypatch.chdir(git_repo.path)
+
+    with pytest.raises(IndexNotFoundError) as raised:
+        service.brief("change the app")
+
+    assert str(git_repo.path) in str(raised.value)
+    assert "the repository of the current folder" in str(raised.value)
+    assert "headstart index" in str(raised.value)

@@ -165,7 +165,7 @@ def test_check_cli_strict_exits_on_high_priority(coupled, store, tmp_path):
 
     assert loose.returncode == 0, loose.stderr
     assert "`src/api/api.py` changed with it in 4 of 4 commits" in loose.stdout
-    assert "1 high-priority guardrail(s) unmet." in loose.stdout
+    assert "1 high-priority co-change left out of this change." in loose.stdout
     assert strict.returncode == 1
 
 

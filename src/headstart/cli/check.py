@@ -32,7 +32,7 @@ def check(
     repo: Path = typer.Option(Path("."), "--repo", help="The repository [default: the current one]."),
     task: str = typer.Option("", "--task", help="What the change is for; picks the relevant rules."),
     output: CheckFormat = typer.Option(CheckFormat.TEXT, "--format", help="Output format."),
-    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a high-priority guardrail is unmet."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when the change leaves out a file that must change with it (a high-priority co-change)."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many items (paging)."),
     limit: int = typer.Option(50, "--limit", min=1, help="Items per page."),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="Do not catch a stale index up first."),

@@ -34,7 +34,9 @@ def render_check_text(result: CheckResult) -> str:
                 lines += ["    > " + line for line in item.quote.splitlines()[:6]]
     if result.next_offset is not None:
         lines += ["", f"More items: run again with --offset {result.next_offset}."]
-    lines += ["", f"{result.unmet_high_priority} high-priority guardrail(s) unmet."]
+    count = result.unmet_high_priority
+    # Only a left-out co-change can be seen in a change; tests and the rest are advice.
+    lines += ["", f"{count} high-priority co-change{'' if count == 1 else 's'} left out of this change."]
     return "\n".join(lines) + "\n"
 
 
