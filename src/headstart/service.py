@@ -66,11 +66,11 @@ class Headstart:
                 f"repository {repo!r} is neither a folder nor an indexed repository (indexed: {known}); "
                 "pass a repository path, or index it with `headstart index PATH`"
             )
-        here: str | None = None
+        current_repo: str | None = None
         try:
-            here, _ = check_freshness(self.store, Path.cwd())
-            if any(state.repo == here for state in states):
-                return here, Path.cwd()
+            current_repo, _ = check_freshness(self.store, Path.cwd())
+            if any(state.repo == current_repo for state in states):
+                return current_repo, Path.cwd()
         except NotARepositoryError:
             pass
         if len(states) == 1:
@@ -78,9 +78,9 @@ class Headstart:
         if not states:
             raise IndexNotFoundError("nothing is indexed yet; run `headstart index PATH` on a repository first")
         known = ", ".join(repr(state.repo) for state in states)
-        if here is not None:
+        if current_repo is not None:
             raise IndexNotFoundError(
-                f"no history is indexed for {here!r}, the repository of the current folder; run "
+                f"no history is indexed for {current_repo!r}, the repository of the current folder; run "
                 f"`headstart index {Path.cwd()}` first, or name one of the indexed repositories ({known}) with `--repo`"
             )
         raise InputError(
