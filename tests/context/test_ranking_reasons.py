@@ -38,6 +38,8 @@ def test_hit_label_prefers_the_pull_request(title: str, label: str) -> None:
         (2, "its path and past commit messages match the task (2nd best of all files)"),
         (3, "its path and past commit messages match the task (3rd best of all files)"),
         (10, "its path and past commit messages match the task (10th best of all files)"),
+        (13, "its path and past commit messages match the task (13th best of all files)"),
+        (22, "its path and past commit messages match the task (22nd best of all files)"),
     ],
 )
 def test_lexical_reason_reads_as_a_place(rank: int, wording: str) -> None:

@@ -176,7 +176,8 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
     if item.identifiers:
         names = ", ".join(f"`{name}`" for name in item.identifiers[:3])
         explained.append(f"contains {names}, named in the task")
-    if item.lexical_rank is not None and item.lexical_rank <= 10:
+    # Every rank is given: a file listed for its words alone would otherwise show no reason.
+    if item.lexical_rank is not None:
         place = "best" if item.lexical_rank == 1 else f"{ordinal(item.lexical_rank)} best"
         explained.append(f"its path and past commit messages match the task ({place} of all files)")
     return explained
