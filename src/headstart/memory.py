@@ -42,6 +42,16 @@ BULK_GC_THRESHOLD = 50_000
 
 
 @contextmanager
+def collector_off() -> Iterator[None]:
+    """Turn the garbage collector off while modules are imported, which makes little garbage."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@contextmanager
 def fewer_collections() -> Iterator[None]:
     """Collect cyclic garbage rarely during a bulk job that allocates many short-lived objects.
 

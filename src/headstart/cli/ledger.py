@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,12 +14,13 @@ from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.teams import TeamMap
 from headstart.ledger.unchanged import count_unchanged
+from headstart.memory import collector_off
 
 # The database layer (SQLAlchemy), the parsers, `push` (httpx) and `summary` (rich tables) are
 # imported by the commands that use them. An ingest that finds every file unchanged then
 # reports without them, in two fifths of the time.
 
-logger = logging.getLogger("headstart.ledger.local")
+logger = logging.getLogger("headstart.cli.ledger")
 
 ledger_app = typer.Typer(
     help="Record and price the tokens coding agents consume.", no_args_is_help=True
@@ -133,48 +131,20 @@ def ingest_command(
         logger.info("read 0 files (%d unchanged), 0 events, 0 new records", unchanged)
     else:
         # Imported with the collector off, as the CLI imports its commands (cli/app.py).
-        with _collector_off():
+        with collector_off():
             from headstart.ledger.db import open_ledger
             from headstart.ledger.local import ingest_files
 
-        with _few_collections():
-            ledger = open_ledger(url)
-            try:
-                report = ingest_files(
-                    ledger, files, prices=price_book, teams=team_map, workers=workers
-                )
-            finally:
-                ledger.close()
+        # ingest_files runs the garbage collector rarely itself (memory.fewer_collections).
+        ledger = open_ledger(url)
+        try:
+            report = ingest_files(ledger, files, prices=price_book, teams=team_map, workers=workers)
+        finally:
+            ledger.close()
     if as_json:
         typer.echo(report.model_dump_json())
     else:
         _print_report(report)
-
-
-@contextmanager
-def _collector_off() -> Iterator[None]:
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Run the garbage collector rarely, and without scanning the imported modules' objects.
-
-    An ingest allocates millions of short-lived, acyclic objects. With Python's default
-    thresholds, collections took a sixth of the writing process's time on the benchmark tree.
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()  # the modules' objects outlive the ingest
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _print_report(report: IngestReport) -> None:
@@ -241,14 +211,13 @@ def assign_teams_command(database: DatabaseOption = None, teams: TeamsOption = N
     Example: headstart ledger assign-teams --teams teams.toml
     """
     from headstart.errors import InputError
+    from headstart.ledger.db import open_ledger
     from headstart.ledger.reassign import assign_teams
 
     path = teams or load_settings().teams_file
     if path is None:
         raise InputError("no team file to assign from; pass --teams teams.toml or set teams_file")
     team_map = TeamMap.load(path)
-    from headstart.ledger.db import open_ledger
-
     ledger = open_ledger(_database_url(database))
     try:
         with ledger.session() as session:

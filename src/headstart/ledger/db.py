@@ -23,7 +23,6 @@ logger = logging.getLogger("headstart.ledger")
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-
 @dataclass(frozen=True)
 class Ledger:
     """An open ledger: its engine and a factory of ORM sessions."""
@@ -208,8 +207,10 @@ def _create_empty(engine: Engine) -> bool:
 
     Returns False when the database has tables, which are then left to the migrations.
     Creating the tables from the models and stamping the revision is the approach Alembic's
-    cookbook gives for new databases (https://alembic.sqlalchemy.org/en/latest/cookbook.html). It took 0.02 s where replaying every migration took
-    0.2 s, measured in one process on SQLite. A test checks that both give the same schema.
+    cookbook gives for new databases
+    (https://alembic.sqlalchemy.org/en/latest/cookbook.html). It took 0.02 s where replaying
+    every migration took 0.2 s, measured in one process on SQLite. A test checks that both give
+    the same schema.
     """
     # The cross-check tables are declared there, on the same metadata.
     from headstart.ledger import crosscheck  # noqa: F401

@@ -1,4 +1,4 @@
-"""Where the coding agents keep their local logs, and which reader each file needs.
+"""The locations of the coding agents' local logs, and the reader each file needs.
 
 Kept free of the ledger's database and parsing modules, so an ingest that finds every file
 unchanged can report before importing them (`headstart.ledger.unchanged`).

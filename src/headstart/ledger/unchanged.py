@@ -74,16 +74,11 @@ def count_unchanged(url: str, files: Sequence[tuple[str, Path]]) -> int | None:
 
 
 def _current_schema(connection: sqlite3.Connection) -> bool:
-    tables = {
-        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
-    if "alembic_version" not in tables:
+    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "alembic_version" not in names or not set(USAGE_INDEXES) <= names:
         return False
     revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    indexes = {
-        row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-    }
-    return revision == (SCHEMA_REVISION,) and set(USAGE_INDEXES) <= indexes
+    return revision == (SCHEMA_REVISION,)
 
 
 def _checkpoints(connection: sqlite3.Connection, paths: list[str]) -> dict[str, tuple]:
