@@ -1,9 +1,10 @@
-"""Queries shared by ledger tests."""
+"""Queries and test data shared by ledger tests."""
 
 from __future__ import annotations
 
 import json
 import secrets
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from headstart.ledger.db import Ledger
+from headstart.ledger.events import UsageEvent
 from headstart.ledger.models import UsageRecord
 
 
@@ -91,3 +93,26 @@ def claude_line(
     if request_id is not None:
         line["requestId"] = request_id
     return line
+
+
+def usage_event(**changes: Any) -> UsageEvent:
+    """Build a priced Claude Code request with every kind of token; keywords change fields."""
+    values: dict[str, Any] = {
+        "source": "claude_code_log",
+        "dedup_key": "claude_code:msg:a",
+        "tool": "claude_code",
+        "timestamp": datetime(2026, 11, 2, 10, 0, 0, 123456, tzinfo=UTC),
+        "model": "test-sonnet",
+        "session_id": "s-1",
+        "request_id": "r-a",
+        "input_tokens": 3,
+        "cache_read_tokens": 1000,
+        "cache_write_5m_tokens": 20,
+        "cache_write_1h_tokens": 30,
+        "output_tokens": 400,
+        "engineer": "dev@example.com",
+        "attributes": {"is_sidechain": False, "nested": {"a": [1, 2]}},
+        "brief_ids": ["hsb_0123456789abcdef"],
+    }
+    values.update(changes)
+    return UsageEvent(**values)

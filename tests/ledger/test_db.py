@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,28 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
 
     assert mode == "wal"
     assert (tmp_path / "nested" / "ledger.sqlite3").exists()
+
+
+def test_new_sqlite_ledger_has_large_pages_and_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old_path = tmp_path / "old.sqlite3"
+    connection = sqlite3.connect(old_path)
+    connection.execute("CREATE TABLE kept (value INTEGER)")
+    connection.execute("INSERT INTO kept VALUES (7)")
+    connection.commit()
+    connection.close()
+
+    new = open_ledger(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    old = create_ledger_engine(f"sqlite:///{old_path}")
+    with new.engine.connect() as first, old.connect() as second:
+        new_size = first.execute(text("PRAGMA page_size")).scalar()
+        old_size = second.execute(text("PRAGMA page_size")).scalar()
+        kept = second.execute(text("SELECT value FROM kept")).scalar()
+    new.close()
+    old.dispose()
+
+    assert new_size == 16384
+    assert old_size == 4096  # SQLite's default, which a file keeps once it has tables
+    assert kept == 7
 
 
 def test_unknown_revision_rejected(tmp_path: Path) -> None:

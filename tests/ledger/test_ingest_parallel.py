@@ -20,17 +20,16 @@ from headstart.cli.app import _named_command
 from headstart.cli.ledger import ledger_app
 from headstart.ledger import usage_writes
 from headstart.ledger.db import Ledger, open_ledger
-from headstart.ledger.events import UsageEvent
-from headstart.ledger.ingest import _row, record_events
+from headstart.ledger.ingest import record_events
 from headstart.ledger.local import LocalSources, ingest_local
-from headstart.ledger.models import UsageRecord
+from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import parallel
 from headstart.ledger.sources.built import build_event, event_parts
-from headstart.ledger.sources.files import FileCursor
+from headstart.ledger.sources.cursors import FileCursor
 from headstart.ledger.sources.parallel import default_workers
-from headstart.ledger.store import insert_for
+from headstart.ledger.usage_rows import UsageRows
 
-from .helpers import claude_line, write_jsonl
+from .helpers import claude_line, usage_event, write_jsonl
 
 
 def make_tree(root: Path) -> None:
@@ -132,30 +131,8 @@ def test_default_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert default_workers(big) == 0  # forking a threaded process is unsafe
 
 
-def event(**changes: Any) -> UsageEvent:
-    values: dict[str, Any] = {
-        "source": "claude_code_log",
-        "dedup_key": "claude_code:msg:a",
-        "tool": "claude_code",
-        "timestamp": datetime(2026, 11, 2, 10, 0, 0, 123456, tzinfo=UTC),
-        "model": "test-sonnet",
-        "session_id": "s-1",
-        "request_id": "r-a",
-        "input_tokens": 3,
-        "cache_read_tokens": 1000,
-        "cache_write_5m_tokens": 20,
-        "cache_write_1h_tokens": 30,
-        "output_tokens": 400,
-        "engineer": "dev@example.com",
-        "attributes": {"is_sidechain": False, "nested": {"a": [1, 2]}},
-        "brief_ids": ["hsb_0123456789abcdef"],
-    }
-    values.update(changes)
-    return UsageEvent(**values)
-
-
 def test_build_event_matches_validation() -> None:
-    validated = event(reported_cost_usd=Decimal("0.25"))
+    validated = usage_event(reported_cost_usd=Decimal("0.25"))
 
     fields, fields_set = pickle.loads(pickle.dumps(event_parts(validated)))
     built = build_event(fields, fields_set)
@@ -180,8 +157,8 @@ def test_sqlite_insert_stores_what_sqlalchemy_stores(
     tmp_path: Path, prices, teams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [
-        event(),
-        event(
+        usage_event(),
+        usage_event(
             dedup_key="claude_code:msg:b",
             request_id=None,
             reported_cost_usd=Decimal("0.123456789"),
@@ -196,12 +173,8 @@ def test_sqlite_insert_stores_what_sqlalchemy_stores(
     fast_rows = sqlite_dump(fast)
     fast.close()
 
-    def through_sqlalchemy(session, rows):
-        table = UsageRecord.__table__
-        statement = insert_for(session, table).on_conflict_do_nothing()
-        return set(session.execute(statement.returning(table.c.dedup_key), rows).scalars())
-
-    monkeypatch.setattr(usage_writes, "_insert_sqlite", through_sqlalchemy)
+    # The path PostgreSQL takes: SQLAlchemy's INSERT … RETURNING with its own conversions.
+    monkeypatch.setattr(usage_writes, "_bulk_sqlite", lambda session: False)
     reference = open_ledger(f"sqlite:///{tmp_path / 'reference.sqlite3'}")
     record_events(reference, events, prices=prices, teams=teams)
     reference_rows = sqlite_dump(reference)
@@ -214,20 +187,14 @@ def test_sqlite_insert_stores_what_sqlalchemy_stores(
 def test_sqlite_insert_returns_only_its_rows(sqlite_ledger: Ledger, prices, teams) -> None:
     # Another writer stored request "b" after this one looked: the INSERT skips it.
     record_events(
-        sqlite_ledger, [event(dedup_key="b", request_id="r-b")], prices=prices, teams=teams
+        sqlite_ledger, [usage_event(dedup_key="b", request_id="r-b")], prices=prices, teams=teams
     )
-    now = datetime.now(UTC)
-    rows = [
-        _row(e, prices.price(e), {}, {}, {}, {}, now)
-        for e in (
-            event(dedup_key="a", request_id="r-a"),
-            event(dedup_key="b", request_id="r-b"),
-            event(dedup_key="c", request_id="r-c"),
-        )
-    ]
+    rows = UsageRows({}, {}, {}, {}, datetime.now(UTC))
+    events = [usage_event(dedup_key=key, request_id=f"r-{key}") for key in "abc"]
+    values = [rows.sqlite_values(e, prices.price(e)) for e in events]
 
     with sqlite_ledger.session() as session:
-        inserted = usage_writes._insert_sqlite(session, rows)
+        inserted = usage_writes._insert_sqlite(session, values, [e.dedup_key for e in events])
 
     assert inserted == {"a", "c"}
 
@@ -265,3 +232,29 @@ def test_ledger_commands_skip_the_index_store() -> None:
     assert _named_command(["index", "."]) == "index"
     assert _named_command(["--help"]) is None
     assert _named_command([]) is None
+
+
+def _niceness_reader(cursor: FileCursor, report: Any) -> Any:
+    cursor.state["niceness"] = os.nice(0)
+    cursor.offset = cursor.stat.st_size
+    return iter(())
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.2, parallel.WORKER_NICENESS), (50.0, 0)])
+def test_workers_yield_to_the_writer_only_on_an_idle_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load: float, expected: int
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    path = tmp_path / "a.log"
+    path.write_text("x\n")
+    cursor = FileCursor(path, "probe", path.stat())
+    own = os.nice(0)
+
+    reads = parallel.ParallelReads([cursor], {"probe": _niceness_reader}, IngestReport(), 1)
+    try:
+        done = [(done_cursor, list(events)) for done_cursor, events in reads]
+    finally:
+        reads.close()
+
+    assert done[0][0].state["niceness"] == own + expected
+    assert os.nice(0) == own  # the writing process keeps its priority

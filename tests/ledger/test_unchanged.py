@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from headstart.cli import ledger as ledger_cli
 from headstart.cli.ledger import ledger_app
 from headstart.ledger.bulk_load import secondary_indexes
 from headstart.ledger.discovery import (
@@ -24,7 +23,12 @@ from headstart.ledger.discovery import (
     discover,
 )
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
-from headstart.ledger.unchanged import USAGE_INDEXES, count_unchanged, sqlite_path
+from headstart.ledger.unchanged import (
+    USAGE_INDEXES,
+    StoredCheckpoints,
+    count_unchanged,
+    sqlite_path,
+)
 
 from .helpers import claude_line, write_jsonl
 
@@ -83,7 +87,7 @@ def test_unchanged_ingest_reports_as_full_ingest(
     first = ingest(url, tmp_path / "logs")
 
     quick = ingest(url, tmp_path / "logs")
-    monkeypatch.setattr(ledger_cli, "count_unchanged", lambda url, files: None)
+    monkeypatch.setattr(StoredCheckpoints, "count_unchanged", lambda self, files: None)
     full = ingest(url, tmp_path / "logs")
 
     assert first["inserted"] == 3

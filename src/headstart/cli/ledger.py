@@ -13,7 +13,7 @@ from headstart.ledger.discovery import LocalSources, discover
 from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.teams import TeamMap
-from headstart.ledger.unchanged import count_unchanged
+from headstart.ledger.unchanged import StoredCheckpoints, read_checkpoints
 from headstart.memory import collector_off
 
 # The database layer (SQLAlchemy), the parsers, `push` (httpx) and `summary` (rich tables) are
@@ -125,26 +125,53 @@ def ingest_command(
     )
     files = discover(sources)
 
-    unchanged = count_unchanged(url, files)
+    stored = read_checkpoints(url, files)
+    unchanged = stored.count_unchanged(files) if stored is not None else None
     if unchanged is not None:
         report = IngestReport(files_unchanged=unchanged)
         logger.info("read 0 files (%d unchanged), 0 events, 0 new records", unchanged)
     else:
-        # Imported with the collector off, as the CLI imports its commands (cli/app.py).
-        with collector_off():
-            from headstart.ledger.db import open_ledger
-            from headstart.ledger.local import ingest_files
-
-        # ingest_files runs the garbage collector rarely itself (memory.fewer_collections).
-        ledger = open_ledger(url)
-        try:
-            report = ingest_files(ledger, files, prices=price_book, teams=team_map, workers=workers)
-        finally:
-            ledger.close()
+        report = _ingest(url, files, stored, price_book, team_map, workers)
     if as_json:
         typer.echo(report.model_dump_json())
     else:
         _print_report(report)
+
+
+def _ingest(
+    url: str,
+    files: list[tuple[str, Path]],
+    stored: StoredCheckpoints | None,
+    prices: PriceBook,
+    teams: TeamMap,
+    workers: int | None,
+) -> IngestReport:
+    # Imported with the collector off, as the CLI imports its commands (cli/app.py).
+    with collector_off():
+        from headstart.ledger.reading import start_reading
+
+    # With the checkpoints already read, the workers start parsing now, while this process
+    # loads SQLAlchemy and opens the ledger.
+    reading = None
+    if stored is not None:
+        reading = start_reading(files, stored.rows, workers=workers, prices=prices)
+    try:
+        with collector_off():
+            from headstart.ledger.db import open_ledger
+            from headstart.ledger.local import ingest_files, write_reads
+
+        ledger = open_ledger(url)
+    except BaseException:
+        if reading is not None:
+            reading.close()
+        raise
+    try:
+        # Both run the garbage collector rarely themselves (memory.fewer_collections).
+        if reading is not None:
+            return write_reads(ledger, reading, prices=prices, teams=teams)
+        return ingest_files(ledger, files, prices=prices, teams=teams, workers=workers)
+    finally:
+        ledger.close()
 
 
 def _print_report(report: IngestReport) -> None:

@@ -7,12 +7,17 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-
-import pygit2
+from typing import TYPE_CHECKING
 
 from headstart.ledger.teams import normalize_repository
 
+if TYPE_CHECKING:
+    import pygit2
+
 logger = logging.getLogger("headstart.ledger.attribution")
+
+# pygit2 is imported on first use, in the process that reads the logs. An ingest's workers
+# each import it then; the command itself starts them sooner without it.
 
 
 @lru_cache(maxsize=4096)
@@ -22,6 +27,8 @@ def repository_for(cwd: str) -> str | None:
     Without a remote, the repository's folder name is used. A folder that is not inside a
     repository on this machine (logs copied from elsewhere) gives None.
     """
+    import pygit2
+
     try:
         found = pygit2.discover_repository(cwd)
     except (pygit2.GitError, OSError, ValueError):
@@ -44,6 +51,8 @@ def repository_for(cwd: str) -> str | None:
 @lru_cache(maxsize=4096)
 def git_email_for(cwd: str | None) -> str | None:
     """Return git's user.email as seen from `cwd` (repository config first, then global)."""
+    import pygit2
+
     config: pygit2.Config | None = None
     try:
         found = pygit2.discover_repository(cwd) if cwd else None

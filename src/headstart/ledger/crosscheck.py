@@ -19,13 +19,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from headstart.ledger.models import AgentSession, Base, Money, UsageRecord, UTCDateTime, utcnow
-from headstart.ledger.otlp import CounterPoint
+
+if TYPE_CHECKING:
+    # Only for annotations: the OTLP module imports protobuf, which a new ledger, made with
+    # these tables, does not otherwise need.
+    from headstart.ledger.otlp import CounterPoint
 
 logger = logging.getLogger("headstart.ledger.crosscheck")
 

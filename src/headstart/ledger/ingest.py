@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -22,13 +21,15 @@ from sqlalchemy.orm import Session
 
 from headstart.config import load_settings
 from headstart.ledger.db import Ledger
-from headstart.ledger.events import UsageEvent, token_total
+from headstart.ledger.events import UsageEvent
 from headstart.ledger.models import AgentSession, Engineer, SessionBrief, Team, utcnow
-from headstart.ledger.pricing import PriceBook, PriceResult
+from headstart.ledger.pricing import PriceBook
+from headstart.ledger.reads import merge_reads
 from headstart.ledger.report import IngestReport
 from headstart.ledger.store import ensure_rows, insert_for
 from headstart.ledger.teams import TeamMap
-from headstart.ledger.usage_writes import changes_row, source_rank, write_rows
+from headstart.ledger.usage_rows import UsageRows
+from headstart.ledger.usage_writes import changes_row, write_rows
 
 __all__ = ["IngestReport", "record_events"]
 
@@ -82,50 +83,6 @@ def _batches(events: Iterable[UsageEvent], size: int) -> Iterator[list[UsageEven
         yield batch
 
 
-def _merge_reads(batch: list[UsageEvent]) -> list[UsageEvent]:
-    """Keep one event per request: per dedup key, then per tool and request id.
-
-    Reads of one dedup key keep the one with the most tokens (the last streaming snapshot).
-    Reads of one request from different sources are merged as `usage_writes` merges rows.
-    """
-    by_key: dict[str, UsageEvent] = {}
-    for event in batch:
-        known = by_key.get(event.dedup_key)
-        by_key[event.dedup_key] = event if known is None else _richer(known, event, same_key=True)
-
-    by_request: dict[tuple[str, str], UsageEvent] = {}
-    merged: list[UsageEvent] = []
-    for event in by_key.values():
-        if not event.request_id:
-            merged.append(event)
-            continue
-        request = (event.tool, event.request_id)
-        known = by_request.get(request)
-        by_request[request] = event if known is None else _richer(known, event, same_key=False)
-    merged.extend(by_request.values())
-    return sorted(merged, key=lambda event: event.dedup_key)
-
-
-def _richer(known: UsageEvent, event: UsageEvent, *, same_key: bool) -> UsageEvent:
-    """Merge two reads of one request into the richer one, as the stored row would be."""
-    tokens, rank = token_total(event), source_rank(event.source)
-    known_tokens, known_rank = token_total(known), source_rank(known.source)
-    if same_key:
-        event_wins = tokens > known_tokens
-    else:
-        event_wins = tokens > known_tokens or (tokens == known_tokens and rank > known_rank)
-    winner, other = (event, known) if event_wins else (known, event)
-
-    changes: dict[str, Any] = {}
-    if winner.reported_cost_usd is None and other.reported_cost_usd is not None:
-        changes["reported_cost_usd"] = other.reported_cost_usd
-    if source_rank(other.source) > source_rank(winner.source):
-        changes["dedup_key"] = other.dedup_key
-    if known.brief_ids or event.brief_ids:
-        changes["brief_ids"] = sorted({*known.brief_ids, *event.brief_ids})
-    return winner.model_copy(update=changes) if changes else winner
-
-
 def _write_batch(
     session: Session,
     batch: list[UsageEvent],
@@ -134,7 +91,7 @@ def _write_batch(
     report: IngestReport,
 ) -> None:
     report.events += len(batch)
-    events = _merge_reads(batch)
+    events = merge_reads(batch)
     report.duplicates += len(batch) - len(events)
 
     team_names = {
@@ -154,12 +111,8 @@ def _write_batch(
     session_ids = _ensure_sessions(session, events, engineer_ids, team_names, team_ids)
 
     results = [prices.price(event) for event in events]
-    now = utcnow()
-    rows = [
-        _row(event, result, engineer_ids, team_ids, team_names, session_ids, now)
-        for event, result in zip(events, results, strict=True)
-    ]
-    inserted, stored = write_rows(session, events, rows)
+    rows = UsageRows(engineer_ids, team_ids, team_names, session_ids, utcnow())
+    inserted, stored = write_rows(session, events, results, rows)
 
     for event, result in zip(events, results, strict=True):
         if event.dedup_key in inserted:
@@ -280,50 +233,6 @@ def _ensure_sessions(
         ],
     )
     return ids
-
-
-def _row(
-    event: UsageEvent,
-    result: PriceResult,
-    engineer_ids: dict[Any, int],
-    team_ids: dict[Any, int],
-    team_names: dict[str, str | None],
-    session_ids: dict[tuple[str, str], int],
-    now: datetime,
-) -> dict[str, Any]:
-    team = team_names.get(event.dedup_key)
-    attributes = dict(event.attributes)
-    if event.cwd:
-        attributes.setdefault("cwd", event.cwd)
-    if result.priced_as and result.priced_as != event.model:
-        attributes["priced_as"] = result.priced_as
-    return {
-        "dedup_key": event.dedup_key,
-        "source": event.source,
-        "tool": event.tool,
-        "model": event.model,
-        "timestamp": event.timestamp,
-        "session_id": session_ids.get((event.tool, event.session_id)) if event.session_id else None,
-        "request_id": event.request_id,
-        "input_tokens": event.input_tokens,
-        "cache_read_tokens": event.cache_read_tokens,
-        "cache_write_5m_tokens": event.cache_write_5m_tokens,
-        "cache_write_1h_tokens": event.cache_write_1h_tokens,
-        "output_tokens": event.output_tokens,
-        "reasoning_tokens": event.reasoning_tokens,
-        "reported_cost": event.reported_cost_usd,
-        "computed_cost": result.cost,
-        "priced": result.priced,
-        "price_version": result.price_version,
-        "pricing_note": result.note,
-        "engineer_id": engineer_ids.get(event.engineer.strip().lower()) if event.engineer else None,
-        "team_id": team_ids.get(team) if team else None,
-        "organization": event.organization,
-        "repository": event.repository,
-        "branch": event.branch,
-        "attributes": attributes,
-        "ingested_at": now,
-    }
 
 
 def _link_briefs(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from pathlib import Path
 
@@ -13,27 +13,20 @@ from headstart.ledger.discovery import LocalSources, discover
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.ingest import default_attribution, record_events
 from headstart.ledger.pricing import PriceBook
+from headstart.ledger.reading import Reading, start_reading
 from headstart.ledger.report import IngestReport
-from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
-from headstart.ledger.sources.files import FileCursor, load_checkpoints, open_cursor, save_cursors
-from headstart.ledger.sources.parallel import bytes_to_read, default_workers, read_in_workers
+from headstart.ledger.sources.cursors import FileCursor
+from headstart.ledger.sources.files import load_checkpoints, save_cursors
+from headstart.ledger.sources.parallel import bytes_to_read
 from headstart.ledger.teams import TeamMap
 from headstart.memory import fewer_collections
 
 logger = logging.getLogger("headstart.ledger.local")
 
-Reader = Callable[[FileCursor, IngestReport], Iterator[UsageEvent]]
-READERS: dict[str, Reader] = {
-    claude_code.READER: claude_code.read,
-    codex.READER: codex.read,
-    gemini_cli.READER: gemini_cli.read,
-    cursor_csv.READER: cursor_csv.read,
-}
 # Events are written in batches; a file's checkpoint is saved once all its events are written.
 FLUSH_EVENTS = 10_000
 
 
-@fewer_collections()
 def ingest_files(
     ledger: Ledger,
     files: Iterable[tuple[str, Path]],
@@ -47,9 +40,31 @@ def ingest_files(
     `workers` processes parse the files while this one writes; 0 parses here. The default
     depends on the CPUs and on how much there is to read (`parallel.default_workers`).
     """
-    report = IngestReport()
+    files = list(files)
+    with ledger.session() as session:
+        checkpoints = load_checkpoints(session, [path for _, path in files])
+    reading = start_reading(files, checkpoints, workers=workers, prices=prices)
+    return write_reads(ledger, reading, prices=prices, teams=teams)
+
+
+@fewer_collections()
+def write_reads(
+    ledger: Ledger,
+    reading: Reading,
+    *,
+    prices: PriceBook | None = None,
+    teams: TeamMap | None = None,
+) -> IngestReport:
+    """Record the events of `reading` as they come, then each file's checkpoint; close it."""
+    report = reading.report
     buffer: list[UsageEvent] = []
-    finished: list[FileCursor] = []
+    finished: list[FileCursor] = list(reading.touched)
+
+    if reading.to_read and (prices is None or teams is None):
+        # Resolved once here, not in every flush, so the price cache lasts the whole ingest.
+        defaults = default_attribution()
+        prices = prices or defaults.prices
+        teams = teams or defaults.teams
 
     def flush() -> None:
         if buffer:
@@ -60,40 +75,9 @@ def ingest_files(
                 save_cursors(session, finished)
             finished.clear()
 
-    files = list(files)
-    with ledger.session() as session:
-        checkpoints = load_checkpoints(session, [path for _, path in files])
-
-    to_read: list[FileCursor] = []
-    for reader_name, path in files:
-        try:
-            cursor = open_cursor(path, reader_name, checkpoints.get(str(path)))
-        except OSError as exc:
-            report.skip(f"cannot read file: {exc.strerror}", str(path))
-            continue
-        if cursor.unchanged:
-            report.files_unchanged += 1
-            if cursor.stat.st_mtime_ns != checkpoints[str(path)].mtime_ns:
-                finished.append(cursor)
-            continue
-        to_read.append(cursor)
-
-    report.files_read += len(to_read)
-    if workers is None:
-        workers = default_workers(to_read)
-    if to_read and (prices is None or teams is None):
-        # Resolved once here, not in every flush, so the price cache lasts the whole ingest.
-        defaults = default_attribution()
-        prices = prices or defaults.prices
-        teams = teams or defaults.teams
-    reads = (
-        read_in_workers(to_read, READERS, report, workers)
-        if workers > 0
-        else ((cursor, READERS[cursor.reader](cursor, report)) for cursor in to_read)
-    )
     # Closed on the way out, so workers stop at once if a write fails.
-    with deferred_indexes(ledger, bytes_to_read(to_read)), closing(reads):
-        for cursor, events in reads:
+    with deferred_indexes(ledger, bytes_to_read(reading.to_read)), closing(reading):
+        for cursor, events in reading.reads:
             try:
                 for event in events:
                     buffer.append(event)

@@ -34,6 +34,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def to_nanos(value: Decimal | None) -> int | None:
+    """Return USD as whole nano-dollars, rounded half-even, as `Money` stores it."""
+    if value is None:
+        return None
+    return int((Decimal(value) * NANOS_PER_USD).to_integral_value(ROUND_HALF_EVEN))
+
+
 class Money(TypeDecorator[Decimal]):
     """USD as `Decimal` in Python, whole nano-dollars (rounded half-even) in the database."""
 
@@ -41,9 +48,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Any) -> int | None:
-        if value is None:
-            return None
-        return int((Decimal(value) * NANOS_PER_USD).to_integral_value(ROUND_HALF_EVEN))
+        return to_nanos(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         # PostgreSQL returns SUM(bigint) as numeric and SQLite as int. Both convert exactly.

@@ -40,8 +40,10 @@ class Rates:
         the prompt counts uncached input, cache reads and cache writes together. The result
         may be `base` itself, so it must not be changed.
         """
-        # Most requests stay below every tier, and this runs per request: return the base rates
-        # themselves then, which callers only read.
+        # Most models have no tiers and most requests stay below them, and this runs per
+        # request: return the base rates themselves then, which callers only read.
+        if not self.tiers:
+            return self.base
         applicable = [tier for tier in self.tiers if prompt_tokens > tier.above]
         if not applicable:
             return self.base
@@ -65,6 +67,9 @@ class TokenCounts:
     def prompt(self) -> int:
         return self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
 
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.input, self.cache_read, self.cache_write_5m, self.cache_write_1h, self.output)
+
 
 class MissingRate(Exception):
     """A request has tokens of a kind its price table gives no rate for."""
@@ -74,23 +79,29 @@ class MissingRate(Exception):
         self.rate_key = rate_key
 
 
-def compute_cost(rates: Rates, tokens: TokenCounts) -> Decimal:
-    """Price one request, raising `MissingRate` rather than guessing a rate the table lacks.
+# The rate of each count in `TokenCounts.as_tuple()`, in the order they are summed.
+COUNT_RATES = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "output_mtok",
+)
 
-    Guessing is how 1-hour cache writes end up at the 5-minute rate, so a missing rate for a
-    non-zero count is reported, and the request is left unpriced by the caller.
+
+def compute_cost(rates: Rates, counts: tuple[int, int, int, int, int]) -> Decimal:
+    """Price one request's `counts` (ordered as `TokenCounts.as_tuple()`), in USD.
+
+    Raises `MissingRate` rather than guessing a rate the table lacks. Guessing is how 1-hour
+    cache writes end up at the 5-minute rate, so a missing rate for a non-zero count is
+    reported, and the request is left unpriced by the caller. The counts come as a plain tuple
+    because this runs once per request of an ingest.
     """
-    applicable = rates.for_prompt(tokens.prompt)
-    parts = (
-        ("input_mtok", tokens.input),
-        ("cache_read_mtok", tokens.cache_read),
-        ("cache_write_mtok", tokens.cache_write_5m),
-        ("cache_write_1h_mtok", tokens.cache_write_1h),
-        ("output_mtok", tokens.output),
-    )
+    input_, cache_read, cache_write_5m, cache_write_1h, _output = counts
+    applicable = rates.for_prompt(input_ + cache_read + cache_write_5m + cache_write_1h)
 
     total = Decimal(0)
-    for key, count in parts:
+    for key, count in zip(COUNT_RATES, counts):
         if count == 0:
             continue
         rate = applicable.get(key)

@@ -19,10 +19,9 @@ parent's OpenTelemetry event then adds a second row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -38,21 +37,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from headstart.ledger.events import TOKEN_FIELDS, UsageEvent, token_total
 from headstart.ledger.models import UsageRecord
+from headstart.ledger.pricing import PriceResult
+from headstart.ledger.reads import TELEMETRY_SOURCE, source_rank
 from headstart.ledger.store import insert_for
+from headstart.ledger.usage_rows import ROW_COLUMNS, UsageRows
 
-# The source whose reads lose detail that the logs keep; any other source outranks it.
-TELEMETRY_SOURCE = "otlp"
 # Keys per lookup query, below SQLite's default limit of 32,766 bound parameters (since 3.32).
 LOOKUP_CHUNK = 5000
-
-
-def source_rank(source: str) -> int:
-    return 0 if source == TELEMETRY_SOURCE else 1
 
 
 @dataclass(frozen=True)
@@ -145,69 +140,62 @@ def changes_row(event: UsageEvent, stored: StoredRequest) -> bool:
 def write_rows(
     session: Session,
     events: list[UsageEvent],
-    rows: list[dict[str, Any]],
+    results: list[PriceResult],
+    rows: UsageRows,
 ) -> tuple[set[str], dict[str, StoredRequest]]:
     """Insert the rows of new requests and merge the others into their stored rows.
 
-    `rows[i]` is the row of `events[i]`. Every row is offered to the insert, which skips the
-    requests already stored (ON CONFLICT DO NOTHING), whoever stored them and whenever. Only
-    the skipped ones are looked up and merged, so a first ingest, which finds none of its
-    requests stored, runs no lookup at all. Returns the inserted dedup keys and the stored rows
-    the remaining events were merged into.
+    `results[i]` is the price of `events[i]`, and `rows` builds their rows. Every row is
+    offered to the insert, which skips the requests already stored (ON CONFLICT DO NOTHING),
+    whoever stored them and whenever. Only the skipped ones are looked up and merged, so a
+    first ingest, which finds none of its requests stored, runs no lookup at all. Returns the
+    inserted dedup keys and the stored rows the remaining events were merged into.
     """
     table = UsageRecord.__table__
+    priced = list(zip(events, results, strict=True))
     inserted: set[str] = set()
-    if rows and session.get_bind().dialect.name == "sqlite":
-        inserted = _insert_sqlite(session, rows)
-    elif rows:
+    if priced and _bulk_sqlite(session):
+        values = [rows.sqlite_values(event, result) for event, result in priced]
+        inserted = _insert_sqlite(session, values, [event.dedup_key for event in events])
+    elif priced:
         # No conflict target: a clash on the dedup key or on (tool, request_id) both skip.
         statement = insert_for(session, table).on_conflict_do_nothing()
-        inserted = set(session.execute(statement.returning(table.c.dedup_key), rows).scalars())
+        dicts = [rows.row(event, result) for event, result in priced]
+        inserted = set(session.execute(statement.returning(table.c.dedup_key), dicts).scalars())
 
     skipped = [event for event in events if event.dedup_key not in inserted]
     stored = find_stored(session, skipped) if skipped else {}
 
     merges = [
-        _merge_parameters(row, stored[row["dedup_key"]])
-        for row in rows
-        if row["dedup_key"] not in inserted and row["dedup_key"] in stored
+        _merge_parameters(rows.row(event, result), stored[event.dedup_key])
+        for event, result in priced
+        if event.dedup_key not in inserted and event.dedup_key in stored
     ]
     if merges:
         session.execute(_merge_statement(), merges)
     return inserted, stored
 
 
-def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert `rows` unless their request is stored (ON CONFLICT DO NOTHING); return their keys.
+def _bulk_sqlite(session: Session) -> bool:
+    """Tell whether rows go in through `_insert_sqlite`: on SQLite, always."""
+    return session.get_bind().dialect.name == "sqlite"
 
-    The same statement as on PostgreSQL, run as one DB-API `executemany` with the columns'
-    own bind processors. SQLAlchemy's executemany with RETURNING spent twice SQLite's time
-    preparing parameters, and it took more than a quarter of the writing process's time.
+
+def _insert_sqlite(session: Session, values: list[tuple[Any, ...]], keys: list[str]) -> set[str]:
+    """Insert rows unless their request is stored (ON CONFLICT DO NOTHING); return their keys.
+
+    `values` are `UsageRows.sqlite_values`, and `keys[i]` is the dedup key of `values[i]`. It is
+    the statement SQLAlchemy compiles for SQLite, run as one DB-API `executemany`. SQLAlchemy's
+    executemany with RETURNING spent twice SQLite's time preparing parameters.
 
     SQLite has one writer at a time, and the statement holds the write lock until the commit.
     When fewer rows than given went in, another writer stored some of the requests first. The
     rows this statement inserted then have the highest ids: an INTEGER PRIMARY KEY takes the
     largest id plus one.
     """
-    connection = session.connection()
-    sql, values_of, processors = _sqlite_insert(connection.dialect, tuple(rows[0]))
-    parameters = []
-    # Rows of one batch share some values (`ingested_at`), so the last conversion is reused.
-    last: dict[int, tuple[Any, Any]] = {}
-    for row in rows:
-        values = list(values_of(row))
-        for index, process in processors:
-            value = values[index]
-            seen = last.get(index)
-            if seen is not None and seen[0] is value:
-                values[index] = seen[1]
-                continue
-            values[index] = converted = process(value)
-            last[index] = (value, converted)
-        parameters.append(tuple(values))
-    count = connection.exec_driver_sql(sql, parameters).rowcount
-    if count == len(rows):
-        return {row["dedup_key"] for row in rows}
+    count = session.connection().exec_driver_sql(_sqlite_insert(), values).rowcount
+    if count == len(values):
+        return set(keys)
 
     table = UsageRecord.__table__
     last = session.execute(select(func.max(table.c.id))).scalar() or 0
@@ -215,27 +203,12 @@ def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return set(found.scalars())
 
 
-@lru_cache(maxsize=8)
-def _sqlite_insert(
-    dialect: Any, names: tuple[str, ...]
-) -> tuple[
-    str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]
-]:
-    """Compile the INSERT of usage rows with columns `names` for SQLite, once per column set.
-
-    Returns the SQL, a function giving a row's values in the statement's order, and the
-    (position, bind processor) of each column whose values SQLAlchemy would convert.
-    """
-    table = UsageRecord.__table__
-    statement = sqlite.insert(table).on_conflict_do_nothing()
-    compiled = statement.compile(dialect=dialect, column_keys=list(names))
-    order = list(compiled.positiontup or [])
-    processors = []
-    for index, name in enumerate(order):
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors.append((index, process))
-    return str(compiled), itemgetter(*order), processors
+@lru_cache(maxsize=1)
+def _sqlite_insert() -> str:
+    table = UsageRecord.__table__.name
+    columns = ", ".join(ROW_COLUMNS)
+    placeholders = ", ".join("?" * len(ROW_COLUMNS))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
 
 
 MERGED_COLUMNS = (

@@ -14,7 +14,7 @@ from headstart.ledger.report import IngestReport
 from headstart.ledger.reports import ReportQuery, WorkType
 from headstart.ledger.reports.worktype import work_type
 from headstart.ledger.sources import claude_code, codex
-from headstart.ledger.sources.files import open_cursor
+from headstart.ledger.sources.cursors import open_cursor
 from headstart.ledger.teams import TeamMap
 
 

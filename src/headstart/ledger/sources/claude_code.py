@@ -17,8 +17,8 @@ from headstart.ledger.attribution import local_engineer, repository_for
 from headstart.ledger.events import TOKEN_FIELDS, UsageEvent
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources.built import build_event
+from headstart.ledger.sources.cursors import FileCursor
 from headstart.ledger.sources.failures import add_failures, failed_results, remember_calls
-from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
 from headstart.ledger.sources.values import count, invalid_count, parse_time
 

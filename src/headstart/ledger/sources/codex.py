@@ -17,13 +17,13 @@ from typing import Any
 from headstart.ledger.attribution import local_engineer, repository_for
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.report import IngestReport
+from headstart.ledger.sources.cursors import FileCursor
 from headstart.ledger.sources.failures import (
     MAX_CALLS,
     add_failures,
     call_fingerprint,
     error_fingerprint,
 )
-from headstart.ledger.sources.files import FileCursor
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
 from headstart.ledger.sources.values import count, invalid_count, parse_time
 from headstart.ledger.teams import normalize_repository

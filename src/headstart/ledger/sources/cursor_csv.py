@@ -21,7 +21,7 @@ from typing import Any
 
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.report import IngestReport
-from headstart.ledger.sources.files import FileCursor
+from headstart.ledger.sources.cursors import FileCursor
 from headstart.ledger.sources.values import count, money, parse_time
 
 READER = "cursor_csv"

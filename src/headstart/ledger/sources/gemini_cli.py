@@ -15,7 +15,7 @@ from typing import Any
 
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.report import IngestReport
-from headstart.ledger.sources.files import FileCursor
+from headstart.ledger.sources.cursors import FileCursor
 from headstart.ledger.sources.values import count, invalid_count, parse_time
 
 READER = "gemini_cli"

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from headstart.ledger.report import IngestReport
-from headstart.ledger.sources.files import FileCursor
+from headstart.ledger.sources.cursors import FileCursor
 
 BRIEF_ID_PATTERN = r"hsb_[0-9a-f]{16}"
 

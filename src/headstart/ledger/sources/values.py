@@ -28,7 +28,7 @@ def invalid_count(value: Any) -> bool:
     """
     if value is None or (type(value) is int and value >= 0):
         return False
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
+    if isinstance(value, (bool, dict, list)):
         return True
     try:
         return float(str(value).replace(",", "").strip()) < 0
