@@ -80,4 +80,4 @@ def test_assign_teams_command(prices, tmp_path: Path) -> None:
     result = CliRunner().invoke(ledger_app, ["assign-teams", "--database", url, "--teams", str(teams_file)])
 
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("assigned teams to 1 requests, 1 sessions and 1 engineers that had none")
+    assert result.output.startswith("assigned teams to 1 request, 1 session and 1 engineer that had none")

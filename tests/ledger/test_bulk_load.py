@@ -39,6 +39,7 @@ def test_secondary_indexes_are_non_unique() -> None:
         "ix_usage_records_session",
         "ix_usage_records_timestamp",
         "ix_usage_records_tool_model",
+        "ix_usage_records_unpriced",
     ]
 
 

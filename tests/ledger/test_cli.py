@@ -25,8 +25,8 @@ def test_migrate_reports_revision(tmp_path: Path) -> None:
     second = runner.invoke(ledger_app, ["migrate", "--database", url])
 
     assert first.exit_code == 0, first.output
-    assert "migrated from empty to revision 0003" in first.output
-    assert "up to date (revision 0003)" in second.output
+    assert "migrated from empty to revision 0004" in first.output
+    assert "up to date (revision 0004)" in second.output
 
 
 def test_migrate_upgrades_0001(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_migrate_upgrades_0001(tmp_path: Path) -> None:
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
     assert result.exit_code == 0, result.output
-    assert "migrated from 0001 to revision 0003" in result.output
+    assert "migrated from 0001 to revision 0004" in result.output
     assert {"otlp_counter_series", "otlp_counter_increments"} <= tables
 
 

@@ -91,6 +91,34 @@ def test_new_sqlite_ledger_has_large_pages_and_old_one_keeps_its_own(tmp_path: P
     assert kept == 7
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite://ledger.db", "names its file after three slashes, as in sqlite:///ledger.db"),
+        ("sqlite://", "names its file after three slashes"),
+        ("sqlite:///:memory:", "an in-memory ledger keeps nothing"),
+        ("sqlite:////proc/headstart/ledger.sqlite3", "cannot create the ledger's folder"),
+        ("mysql://root@127.0.0.1/test", "use sqlite:///PATH or postgresql+psycopg://"),
+    ],
+)
+def test_bad_ledger_url_named_with_fix(url: str, expected: str) -> None:
+    with pytest.raises(LedgerInputError, match="ledger") as raised:
+        create_ledger_engine(url)
+
+    assert expected in str(raised.value)
+
+
+def test_unopenable_sqlite_file_error_gives_fix(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.sqlite3"
+    folder.mkdir()
+
+    with pytest.raises(LedgerError) as raised:
+        open_ledger(f"sqlite:///{folder}")
+
+    assert "cannot open the ledger database" in str(raised.value)
+    assert "check that the path names a file, not a folder" in str(raised.value)
+
+
 def test_unknown_revision_rejected(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     ledger = open_ledger(url)
@@ -181,7 +209,7 @@ def test_migrate_from_0001(ledger_url: str) -> None:
             text("SELECT request_id FROM usage_records WHERE tool = 'gemini_cli'")
         ).all()
     engine.dispose()
-    assert (before, after) == ("0001", "0003")
+    assert (before, after) == ("0001", "0004")
     assert {"otlp_counter_series", "otlp_counter_increments"} <= tables
     assert [tuple(row) for row in merged] == [
         ("claude_code:msg:m1", "claude_code_log", 1000, 0, 6_000_000)

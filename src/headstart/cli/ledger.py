@@ -10,11 +10,12 @@ import typer
 
 from headstart.config import load_settings
 from headstart.ledger.discovery import LocalSources, discover
-from headstart.ledger.pricing import PriceBook
+from headstart.ledger.pricing import PriceBook, unpriced_fix
 from headstart.ledger.report import IngestReport
 from headstart.ledger.teams import TeamMap
 from headstart.ledger.unchanged import StoredCheckpoints, read_checkpoints
 from headstart.memory import collector_off
+from headstart.text import counted
 
 # The database layer (SQLAlchemy), the parsers, `push` (httpx) and `summary` (rich tables) are
 # imported by the commands that use them. An ingest that finds every file unchanged then
@@ -23,6 +24,7 @@ from headstart.memory import collector_off
 logger = logging.getLogger("headstart.cli.ledger")
 
 ledger_app = typer.Typer(
+    rich_markup_mode=None,  # as the main app: "[default: …]" in help is text, not markup
     help="Record and price the tokens coding agents consume.", no_args_is_help=True
 )
 
@@ -252,9 +254,56 @@ def assign_teams_command(database: DatabaseOption = None, teams: TeamsOption = N
     finally:
         ledger.close()
     typer.echo(
-        f"assigned teams to {assignment.records} requests, {assignment.sessions} sessions and "
-        f"{assignment.engineers} engineers that had none, from {path}"
+        f"assigned teams to {counted(assignment.records, 'request')}, "
+        f"{counted(assignment.sessions, 'session')} and {counted(assignment.engineers, 'engineer')} "
+        f"that had none, from {path}"
     )
+
+
+@ledger_app.command("reprice")
+def reprice_command(
+    database: DatabaseOption = None,
+    prices: PricesOption = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Price every stored request again, not only the unpriced ones."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Price stored requests again with the current prices: the unpriced ones, or --all.
+
+    Run it after adding a price override for a model the ledger could not price.
+    Example: headstart ledger reprice --prices prices.toml
+    """
+    from headstart.cli.report import _require_sqlite_file
+    from headstart.ledger.db import open_ledger
+    from headstart.ledger.reprice import reprice
+
+    url = _database_url(database)
+    _require_sqlite_file(url)
+    price_book = PriceBook(prices or load_settings().prices_file)
+    ledger = open_ledger(url)
+    try:
+        report = reprice(ledger, price_book, everything=everything)
+    finally:
+        ledger.close()
+
+    if as_json:
+        typer.echo(report.model_dump_json())
+        return
+    typer.echo(
+        f"priced {counted(report.examined, 'request')} again: {report.changed:,} changed, "
+        f"{report.newly_priced:,} priced for the first time"
+    )
+    if report.unpriced_models:
+        models = ", ".join(
+            f"{model or '(none)'} ({count:,})" for model, count in report.unpriced_models.items()
+        )
+        typer.echo(
+            f"still unpriced: {models}; {unpriced_fix(next(iter(report.unpriced_models)) or None)}"
+        )
 
 
 @ledger_app.command("summary")

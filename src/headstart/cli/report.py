@@ -40,6 +40,7 @@ from headstart.ledger.teams import TeamMap
 from headstart.logs import configure_logging
 
 report_app = typer.Typer(
+    rich_markup_mode=None,  # as the main app: "[default: …]" in help is text, not markup
     help="Report where agents' spend goes, what it produced, and whether briefs paid off.",
     no_args_is_help=True,
 )

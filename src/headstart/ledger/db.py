@@ -85,9 +85,30 @@ def create_ledger_engine(url: str) -> Engine:
 
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        if parsed.host or not parsed.database:
+            # sqlite://ledger.db parses as a host name with no file.
+            path = (parsed.host or "") + (f"/{parsed.database}" if parsed.database else "")
+            raise LedgerInputError(
+                f"invalid ledger URL {url!r}: a SQLite URL names its file after three slashes, "
+                f"as in sqlite:///{path or 'ledger.sqlite3'} (relative) or "
+                "sqlite:////home/me/ledger.sqlite3 (absolute)"
+            )
         database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if database == ":memory:":
+            # Each pooled connection would get an empty database of its own, and none is kept.
+            raise LedgerInputError(
+                f"invalid ledger URL {url!r}: an in-memory ledger keeps nothing; "
+                "give a file, as in sqlite:///ledger.sqlite3"
+            )
+        if not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerInputError(
+                    f"cannot create the ledger's folder {str(folder)!r}: {exc.strerror}; "
+                    "give a path in a folder you can write to"
+                ) from exc
         engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=json_text)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
@@ -163,14 +184,26 @@ def _migration_transaction(engine: Engine) -> Iterator[Connection]:
         locking.dispose()
 
 
+def _cannot_open(engine: Engine, exc: DBAPIError) -> LedgerError:
+    """Say that the ledger at `engine` could not be opened, why, and what to check."""
+    if engine.dialect.name == "sqlite":
+        fix = (
+            "check that the path names a file, not a folder, in a folder you can write to, "
+            "or give another --database or HEADSTART_LEDGER_URL"
+        )
+    else:
+        fix = "check that the server is running and that the URL's user, host and database exist"
+    return LedgerError(
+        f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}; {fix}"
+    )
+
+
 def migrate(engine: Engine) -> tuple[str | None, str | None]:
     """Upgrade the schema in place to the newest revision, and return (before, after)."""
     try:
         before = current_revision(engine)
     except DBAPIError as exc:
-        raise LedgerError(
-            f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}"
-        ) from exc
+        raise _cannot_open(engine, exc) from exc
     if before == SCHEMA_REVISION:
         return before, before
     if before is None and _create_empty(engine):
@@ -200,9 +233,7 @@ def migrate(engine: Engine) -> tuple[str | None, str | None]:
                 logger.info("migrated the ledger from %s to %s", before or "empty", head)
         return before, head
     except DBAPIError as exc:
-        raise LedgerError(
-            f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}"
-        ) from exc
+        raise _cannot_open(engine, exc) from exc
 
 
 def _create_empty(engine: Engine) -> bool:
@@ -235,9 +266,7 @@ def _create_empty(engine: Engine) -> bool:
                 {"revision": SCHEMA_REVISION},
             )
     except DBAPIError as exc:
-        raise LedgerError(
-            f"cannot open the ledger database {engine.url.render_as_string()!r}: {exc.orig}"
-        ) from exc
+        raise _cannot_open(engine, exc) from exc
     logger.info("created the ledger schema at revision %s", SCHEMA_REVISION)
     return True
 

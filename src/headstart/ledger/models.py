@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -154,6 +155,13 @@ class UsageRecord(Base):
         Index("ix_usage_records_tool_model", "tool", "model"),
         Index("ix_usage_records_session", "session_id"),
         Index("ix_usage_records_ingested_at", "ingested_at"),
+        # Only the unpriced requests, which reports name beside their costs: a few rows at most.
+        Index(
+            "ix_usage_records_unpriced",
+            "timestamp",
+            sqlite_where=text("priced = 0"),
+            postgresql_where=text("priced = false"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -76,7 +76,8 @@ def unpriced_fix(model: str | None) -> str:
         return "the request names no model; its cost cannot be computed"
     return (
         f"add a price for {model!r} to the price override file "
-        "(HEADSTART_PRICES_FILE, prices_file in the config file, or --prices FILE; format in docs/ledger.md)"
+        "(HEADSTART_PRICES_FILE, prices_file in the config file, or --prices FILE; format in "
+        "docs/ledger.md), then run `headstart ledger reprice` to price the stored requests"
     )
 
 

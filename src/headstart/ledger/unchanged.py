@@ -29,6 +29,7 @@ USAGE_INDEXES = (
     "ix_usage_records_session",
     "ix_usage_records_timestamp",
     "ix_usage_records_tool_model",
+    "ix_usage_records_unpriced",
 )
 
 _SQLITE_PREFIX = "sqlite:///"
