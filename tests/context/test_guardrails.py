@@ -84,7 +84,7 @@ def test_check_flags_revert_with_reason(service, coupled):
     assert "reverted 1 time(s)" in revert.message
     assert "Streaming broke the proxies." in revert.message
     fragile = next(item for item in result.fragile if item.kind == "fragile")
-    assert "1 bug-fix commit(s)" in fragile.message
+    assert "had 1 bug-fix commit, the latest" in fragile.message
 
 
 def test_changelog_is_not_fragile(git_repo, store, tmp_path):
@@ -190,12 +190,27 @@ def test_check_cli_rejects_bad_diff(coupled, tmp_path):
         ("Keep co-change, fix, revert and author counts", False),
         ('Revert "Fix api crash"', False),
         ("Add prefix fixtures", False),
+        ("fix typo", False),
+        ("Fix typos in the tutorial", False),
+        ("docs: fix broken link to the API", False),
+        ("docs(readme): fix crash example", False),
+        ("Typo fixes", False),
+        ("Fix lint", False),
+        ("Fix crash when a typo in the config names no section", True),
+        ("fix formatter crash on empty input", True),
     ],
 )
 def test_fix_subjects(subject, expected):
     from headstart.records import is_fix_commit
 
     assert is_fix_commit(subject, []) is expected
+
+
+def test_docs_commit_closing_an_issue_is_no_fix():
+    from headstart.records import LinkKind, is_fix_commit
+
+    assert is_fix_commit("docs: update captains (closes #12)", [LinkKind.FIXES.value]) is False
+    assert is_fix_commit("Handle empty bodies (closes #12)", [LinkKind.FIXES.value]) is True
 
 
 def test_sweeping_fix_names_no_test(git_repo, store, tmp_path):

@@ -105,7 +105,7 @@ def test_index_brief_and_search_on_s3(
     result = CliRunner().invoke(app, ["index", str(git_repo.path)])
 
     assert result.exit_code == 0, result.output
-    assert "indexed 5 new commits and 1 pull requests" in result.stdout
+    assert "indexed 5 new commits and 1 pull request in" in result.stdout
     assert not indexer_data.exists(), "the index job wrote to its local disk"
 
     # A replica: the store's settings from the environment, no checkout, an empty local disk.

@@ -14,6 +14,9 @@ from headstart.memory import collector_off
 logger = logging.getLogger("headstart.cli")
 
 app = typer.Typer(
+    # Help texts are plain: with Rich markup, "[default: …]" would be read as a style tag and
+    # dropped.
+    rich_markup_mode=None,
     name="headstart",
     help="Brief coding agents from a repository's history, and keep a ledger of their tokens.",
     no_args_is_help=True,

@@ -29,7 +29,9 @@ def check(
     files: list[str] = typer.Option([], "--file", "-f", help="A file the change touches (repeatable)."),
     diff: Path | None = typer.Option(None, "--diff", help="A unified diff to check; '-' reads standard input."),
     base: str = typer.Option("HEAD", "--base", help="Without --file or --diff: check the working tree against this revision."),
-    repo: Path = typer.Option(Path("."), "--repo", help="The repository [default: the current one]."),
+    repo: Path = typer.Option(
+        Path("."), "--repo", show_default=False, help="The repository [default: the current one]."
+    ),
     task: str = typer.Option("", "--task", help="What the change is for; picks the relevant rules."),
     output: CheckFormat = typer.Option(CheckFormat.TEXT, "--format", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when the change leaves out a file that must change with it (a high-priority co-change)."),

@@ -17,6 +17,7 @@ from headstart.evaluation.cut import parse_cut_date
 from headstart.evaluation.metrics import REPORTED_K
 from headstart.evaluation.report import LABELS
 from headstart.store import Embedder, Store
+from headstart.text import counted
 
 stderr = Console(stderr=True)
 
@@ -72,7 +73,10 @@ def evaluate(
 
     paths = write_report(report, out)
     header = f"{'ranker':32}" + "".join(f"{f'recall@{k}':>11}" for k in REPORTED_K) + f"{'hit@5':>8}{'MRR':>7}"
-    typer.echo(f"{len(report.results)} tasks after cut {report.cut[:12]} ({len(report.skipped)} changes skipped)")
+    typer.echo(
+        f"{counted(len(report.results), 'task')} after cut {report.cut[:12]} "
+        f"({counted(len(report.skipped), 'change')} skipped)"
+    )
     typer.echo(header)
     for name, summary in report.summary.items():
         recalls = "".join(f"{summary.recall_at(k):>11.3f}" for k in REPORTED_K)

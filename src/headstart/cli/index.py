@@ -28,6 +28,7 @@ from headstart.errors import HeadstartError, InputError
 from headstart.indexers.pipeline import BATCH_SIZE, IndexReport, index_repository
 from headstart.service import open_store
 from headstart.store import LeaseHeldError, Store
+from headstart.text import counted
 
 logger = logging.getLogger("headstart.cli.index")
 stderr = Console(stderr=True)
@@ -43,7 +44,9 @@ def index(
         False, "--renames", help="Detect renamed files in every commit, not only in those adding and deleting at most 30 files (slower)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be indexed and a time estimate."),
-    workers: int = typer.Option(0, "--workers", help="Processes that read diffs [default: one per CPU]."),
+    workers: int = typer.Option(
+        0, "--workers", show_default=False, help="Processes that read diffs [default: one per CPU]."
+    ),
     batch_size: int = typer.Option(
         BATCH_SIZE, "--batch-size", min=1, help="Commits embedded and written per store transaction."
     ),
@@ -249,17 +252,17 @@ def _print_report(report: IndexReport) -> None:
         return
     if report.dry_run:
         typer.echo(
-            f"{plan.repo}: {len(plan.new_commits)} commits to index "
+            f"{plan.repo}: {counted(len(plan.new_commits), 'commit')} to index "
             f"(up to {plan.pull_requests} of them land pull requests), "
-            f"{len(plan.stale_commits)} indexed commits no longer in history; "
+            f"{counted(len(plan.stale_commits), 'indexed commit')} no longer in history; "
             f"estimated time {plan.estimated_seconds:.0f}s (estimate: measured diff rate plus "
             "a typical CPU embedding rate)."
         )
         return
     if plan.stale_commits:
         stderr.print(
-            f"history was rewritten: removed {report.records_deleted} records of "
-            f"{len(plan.stale_commits)} commits no longer reachable."
+            f"history was rewritten: removed {counted(report.records_deleted, 'record')} of "
+            f"{counted(len(plan.stale_commits), 'commit')} no longer reachable."
         )
     if report.unknown_line_counts:
         stderr.print(
@@ -269,8 +272,8 @@ def _print_report(report: IndexReport) -> None:
         )
     rate = report.commits_written / report.seconds if report.seconds else 0.0
     typer.echo(
-        f"{plan.repo}: indexed {report.commits_written} new commits and "
-        f"{report.pull_requests_written} pull requests in {report.seconds:.1f}s ({rate:.0f} commits/s)."
+        f"{plan.repo}: indexed {counted(report.commits_written, 'new commit')} and "
+        f"{counted(report.pull_requests_written, 'pull request')} in {report.seconds:.1f}s ({rate:.0f} commits/s)."
     )
 
 
@@ -284,6 +287,7 @@ def _print_tracker_report(report) -> None:
             stderr.print(f"skipped: {error}", markup=False, highlight=False)
         return
     typer.echo(
-        f"{report.repo}: {report.pull_requests} pull requests, {report.review_comments} review comments "
-        f"and {report.bugs} bugs from {report.source} ({report.requests} requests)."
+        f"{report.repo}: {counted(report.pull_requests, 'pull request')}, "
+        f"{counted(report.review_comments, 'review comment')} and {counted(report.bugs, 'bug')} "
+        f"from {report.source} ({counted(report.requests, 'request')})."
     )

@@ -88,9 +88,7 @@ def serve(
             "write the ledger; set HEADSTART_API_TOKEN",
             host,
         )
-    # Show uvicorn's start, stop and listening address even without -v: they are what an
-    # operator looks for first.
-    logging.getLogger("uvicorn.error").setLevel(logging.INFO if verbose < 2 else logging.DEBUG)
+    _show_server_lines(verbose)
     web_app = build_app(settings, headstart, repo=default_repo, host=host)
     # On SIGTERM or SIGINT uvicorn stops accepting connections and lets requests in progress
     # finish for up to the shutdown timeout. The app logs its own access lines, with request
@@ -109,6 +107,27 @@ def serve(
             settings.shutdown_timeout if shutdown_timeout is None else shutdown_timeout
         ),
     )
+
+
+def _show_server_lines(verbose: int) -> None:
+    """Send uvicorn's start, stop and listening address to stderr even without -v.
+
+    They are what an operator looks for first, and with --port 0 the address is the only place
+    the chosen port is given. The root handler stops INFO lines without -v, so these get a
+    handler of their own, formatted like the others.
+    """
+    root_handlers = logging.getLogger().handlers
+    handler = logging.StreamHandler(sys.stderr)
+    if root_handlers:
+        handler.setFormatter(root_handlers[0].formatter)
+        for log_filter in root_handlers[0].filters:
+            handler.addFilter(log_filter)
+    level = logging.INFO if verbose < 2 else logging.DEBUG
+    handler.setLevel(level)
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.setLevel(level)
+    server_log.handlers[:] = [handler]
+    server_log.propagate = False
 
 
 def _check_port_free(host: str, port: int) -> None:

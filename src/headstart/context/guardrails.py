@@ -6,12 +6,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from headstart.context.history import HistoryView
-from headstart.store import Store
 from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
 from headstart.context.rules import codeowners, is_agent_rules, relevant_quotes
-from headstart.context.tracker_items import tracker_guardrails
-from headstart.records import is_changelog, is_test_file
 from headstart.context.signals import (
     Thresholds,
     co_change_rules,
@@ -20,6 +17,10 @@ from headstart.context.signals import (
     recent_owners,
     revert_reason,
 )
+from headstart.context.tracker_items import tracker_guardrails
+from headstart.records import is_changelog, is_test_file
+from headstart.store import Store
+from headstart.text import counted
 
 _PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
@@ -125,7 +126,7 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
                 Guardrail(
                     kind="fragile",
                     priority=_fragility_priority(fragile.score),
-                    message=f"`{path}` had {len(fragile.fixes)} bug-fix commit(s), the latest on "
+                    message=f"`{path}` had {counted(len(fragile.fixes), 'bug-fix commit')}, the latest on "
                     f"{latest.created_at:%Y-%m-%d}: {quote_data(latest.title, 100)} "
                     f"(fragility {fragile.score:.2f}: a fix at the indexed head adds 0.5 and a revert 1, "
                     "older ones less)",

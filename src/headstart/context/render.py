@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from headstart.context.models import Brief
 from headstart.context.tokens import count_tokens
+from headstart.text import counted
 
 # When a brief is over budget, items are cut from the first section in this list that is still
 # above its floor: similar changes go first, then the rest evenly, and likely files last. The
@@ -81,7 +82,7 @@ def render_markdown(brief: Brief) -> str:
         for pair in brief.co_changes:
             lines.append(
                 f"- `{pair.path}` and `{pair.with_path}`: together in {pair.together} "
-                f"of {pair.total} commits ({pair.confidence:.0%})"
+                f"of {counted(pair.total, 'commit')} ({pair.confidence:.0%})"
             )
 
     if brief.omitted:

@@ -10,6 +10,7 @@ import pygit2
 from headstart.indexers.repository import open_repository
 from headstart.records import Freshness
 from headstart.store import Store
+from headstart.text import counted
 
 # Commits counted at most in a repository never indexed; enough to tell small from large.
 UNINDEXED_COUNT_LIMIT = 10_000
@@ -45,7 +46,7 @@ def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
         walker.hide(state.head)
         freshness.behind = sum(1 for _ in walker)
         freshness.message = (
-            f"HEAD moved to {current[:10]}, {freshness.behind} commits after the indexed "
+            f"HEAD moved to {current[:10]}, {counted(freshness.behind, 'commit')} after the indexed "
             f"{state.head[:10]}; run `headstart index {opened.path}` to catch up"
         )
     elif _is_descendant(repo, state.head, current):
@@ -55,7 +56,7 @@ def check_freshness(store: Store, path: str | Path) -> tuple[str, Freshness]:
         walker.hide(current)
         dropped = sum(1 for _ in walker)
         freshness.message = (
-            f"HEAD moved back to {current[:10]}, {dropped} commits before the indexed {state.head[:10]} "
+            f"HEAD moved back to {current[:10]}, {counted(dropped, 'commit')} before the indexed {state.head[:10]} "
             f"(a checkout or reset); run `headstart index {opened.path}` to match it"
         )
     else:

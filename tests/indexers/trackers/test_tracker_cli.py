@@ -67,7 +67,7 @@ def test_cli_github_run(runner, tmp_path, monkeypatch):
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        f"{REPO}: 0 pull requests, 0 review comments and 1 bugs from github:{REPO}"
+        f"{REPO}: 0 pull requests, 0 review comments and 1 bug from github:{REPO}"
     )
     assert api.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
     # The checkpoint lives in the store, so a run on another machine resumes from it too.
