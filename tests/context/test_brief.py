@@ -65,6 +65,28 @@ def test_brief_lists_related_changes_with_provenance(headstart, history):
     assert brief.related[1].why[0] == "the 2nd most similar past change to the task, by words and meaning"
 
 
+def test_related_skips_commits_a_listed_pull_request_merged(git_repo, store, tmp_path):
+    repo = git_repo
+    repo.commit("Add cookie settings", {"app/cookies.py": "SECURE = True\n"})
+    repo.git("checkout", "-q", "-b", "samesite")
+    branch = [
+        repo.commit("Add SameSite cookie attribute option", {"app/cookies.py": "SAMESITE = None\n"}),
+        repo.commit("Document the SameSite cookie attribute", {"docs/cookies.md": "samesite\n"}),
+    ]
+    repo.git("checkout", "-q", "main")
+    mainline = repo.commit("Tune cookie expiry defaults", {"app/expiry.py": "DAYS = 30\n"})
+    repo.git("merge", "-q", "--no-ff", "samesite", "-m", "Merge pull request #7 from dev/samesite\n\nAdd SameSite cookie attribute")
+    index_repository(store, repo.path)
+    headstart = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    brief = headstart.brief("make the SameSite cookie attribute configurable", repo=str(repo.path))
+
+    keys = [change.key for change in brief.related]
+    assert "#7" in keys
+    assert not set(branch) & set(keys)
+    assert mainline in keys  # a mainline commit is not taken for one of the branch
+
+
 def test_brief_marks_files_gone_at_head(headstart, history):
     brief = headstart.brief("cache session cookies in memory", repo=str(history.path))
 

@@ -116,3 +116,21 @@ def test_errors_exit_nonzero(tmp_path: Path, args: list[str], message: str) -> N
 
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_ingest_with_no_logs_names_where_it_looked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+
+    environment = {"HOME": str(home), "CLAUDE_CONFIG_DIR": "", "CODEX_HOME": ""}
+
+    result = CliRunner().invoke(
+        ledger_app, ["ingest", "--database", url], env={**environment, "GEMINI_TELEMETRY_OUTFILE": ""}
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "no agent logs found; looked in:" in result.stderr
+    assert f"{home}/.claude/projects" in result.stderr
+    assert f"{home}/.codex/sessions" in result.stderr
+    assert "--claude-dir" in result.stderr

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from headstart.config import load_settings
-from headstart.ledger.discovery import LocalSources, discover
+from headstart.ledger.discovery import LocalSources, discover, searched_places
 from headstart.ledger.pricing import PriceBook, unpriced_fix
 from headstart.ledger.report import IngestReport
 from headstart.ledger.teams import TeamMap
@@ -126,6 +126,12 @@ def ingest_command(
         cursor_csvs=cursor_csv or [],
     )
     files = discover(sources)
+    if not files:
+        typer.echo(
+            f"no agent logs found; looked in: {', '.join(searched_places(sources))}. "
+            "Pass --claude-dir, --codex-home, --gemini-file or --cursor-csv to read others.",
+            err=True,
+        )
 
     stored = read_checkpoints(url, files)
     unchanged = stored.count_unchanged(files) if stored is not None else None

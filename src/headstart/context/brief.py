@@ -109,13 +109,14 @@ def _changelog_items(view: HistoryView, changelogs: Sequence[str], hits: Sequenc
 
 
 def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files: set[str]) -> list[RelatedChange]:
-    """Similar past changes, a pull request preferred over the commit that landed it."""
+    """Similar past changes, a pull request preferred over the commits that landed it."""
     landed_by_pull_request = {
-        target.partition(":")[2]
+        sha
         for hit in hits
         if hit.record.kind == RecordKind.PULL_REQUEST
         for kind, target in ((link.kind, link.target) for link in hit.record.links)
         if kind == LinkKind.MERGED_AS
+        for sha in _landed_commits(view, target.partition(":")[2])
     }
     task_words = {word for word in task.lower().split() if len(word) > 3}
     related: list[RelatedChange] = []
@@ -151,6 +152,43 @@ def _related(view: HistoryView, task: str, hits: Sequence[SearchHit], top_files:
         if len(related) >= RELATED_LIMIT:
             break
     return related
+
+
+# How far back `_landed_commits` follows the first branch of a merge, and how many commits of
+# the merged branch it collects at most.
+MAINLINE_WALK = 500
+BRANCH_WALK = 100
+
+
+def _landed_commits(view: HistoryView, merge_sha: str) -> set[str]:
+    """Return the commit that landed a pull request and, for a merge, the commits it merged.
+
+    Those are the commits reachable from the merge's second parent but not from its first. The
+    first parent's history is followed for `MAINLINE_WALK` commits only, so a branch that forked
+    earlier than that may count a few older mainline commits as its own.
+    """
+    landed = {merge_sha}
+    merge = view.change_for_target(f"commit:{merge_sha}")
+    if merge is None or len(merge.parents) < 2:
+        return landed
+
+    mainline: set[str] = set()
+    sha: str | None = merge.parents[0]
+    while sha and len(mainline) < MAINLINE_WALK:
+        mainline.add(sha)
+        change = view.change_for_target(f"commit:{sha}")
+        sha = change.parents[0] if change and change.parents else None
+
+    pending = list(merge.parents[1:])
+    while pending and len(landed) <= BRANCH_WALK:
+        sha = pending.pop()
+        if sha in landed or sha in mainline:
+            continue
+        landed.add(sha)
+        change = view.change_for_target(f"commit:{sha}")
+        if change is not None:
+            pending.extend(change.parents)
+    return landed
 
 
 def _merged_sha(record) -> str | None:  # noqa: ANN001 - a Record

@@ -94,6 +94,24 @@ def discover(
     return found
 
 
+def searched_places(
+    sources: LocalSources, environ: Mapping[str, str] | None = None, home: Path | None = None
+) -> list[str]:
+    """Name the folders and files `discover` reads, for a message when it finds no log."""
+    environ = os.environ if environ is None else environ
+    home = home or Path.home()
+    places = [
+        f"{folder}/projects" for folder in sources.claude_dirs or default_claude_dirs(environ, home)
+    ]
+    for codex_home in sources.codex_homes or default_codex_homes(environ, home):
+        places += [f"{codex_home}/sessions", f"{codex_home}/archived_sessions"]
+    gemini = sources.gemini_files or default_gemini_files(environ, home)
+    places += [str(path) for path in gemini] or [
+        f"no Gemini CLI telemetry outfile (telemetry.outfile in {home}/.gemini/settings.json)"
+    ]
+    return places + [str(path) for path in sources.cursor_csvs]
+
+
 def _require(path: Path, explicit: bool, option: str, expected: str, *, file: bool = False) -> bool:
     exists = path.is_file() if file else path.is_dir()
     if not exists and explicit:
