@@ -160,7 +160,7 @@ def test_bad_lines_counted_not_fatal(ledger, tmp_path, prices, teams) -> None:
     assert report.skipped["corrupt or truncated JSON line"] == 2
     assert report.skipped["unknown record type 'hologram'"] == 1
     assert report.skipped["JSON line is not an object"] == 1
-    assert any("s-1.jsonl:+2" in example for example in report.examples)
+    assert any("s-1.jsonl:2:" in example for example in report.examples)
 
 
 def test_invalid_token_counts_skipped(ledger, tmp_path, prices, teams) -> None:
@@ -184,7 +184,7 @@ def test_invalid_token_counts_skipped(ledger, tmp_path, prices, teams) -> None:
     assert report.skipped["invalid token count 'lots' in usage.input_tokens"] == 1
     assert report.skipped["invalid token count -4 in usage.output_tokens"] == 1
     assert report.skipped["invalid token count [1] in usage.ephemeral_1h_input_tokens"] == 1
-    assert any("s-1.jsonl:+2" in example for example in report.examples)
+    assert any("s-1.jsonl:2:" in example for example in report.examples)
 
 
 def test_unknown_model_counted(ledger, tmp_path, prices, teams) -> None:
@@ -339,3 +339,39 @@ def test_sessions_recorded(ledger, tmp_path, prices, teams) -> None:
     assert row.external_id == "s-1"
     assert row.first_seen.hour == 10
     assert row.last_seen.hour == 11
+
+
+def test_resumed_file_numbers_lines_from_its_start(ledger, tmp_path, prices, teams) -> None:
+    log = tmp_path / "projects" / "p" / "s-1.jsonl"
+    write_jsonl(log, [claude_line(f"msg_{n}", f"r{n}", output_tokens=1) for n in range(3)])
+    ingest(ledger, tmp_path, prices, teams)
+    with log.open("a") as handle:
+        handle.write("not json at all\n")
+
+    report = ingest(ledger, tmp_path, prices, teams)
+
+    assert report.skipped["corrupt or truncated JSON line"] == 1
+    assert report.examples == [f"{log}:4: corrupt or truncated JSON line"]
+
+
+def test_line_numbers_count_blank_and_passed_over_lines(tmp_path) -> None:
+    from headstart.ledger.report import IngestReport
+    from headstart.ledger.sources.cursors import FileCursor
+    from headstart.ledger.sources.lines import LINES_READ, json_lines
+
+    log = tmp_path / "s.jsonl"
+    log.write_text('{"a": 1}\n\n{"skip": true}\n{"b": 2}\n{"c": 3')
+    cursor = FileCursor(log, "claude_code", log.stat())
+
+    wanted = lambda raw: b"skip" not in raw
+    first = [where for where, _ in json_lines(cursor, IngestReport(), wanted)]
+    with log.open("a") as handle:
+        handle.write("}\n")
+    second = [where for where, _ in json_lines(cursor, IngestReport())]
+    # A checkpoint from before line counts were kept: numbered from the resume point.
+    old = FileCursor(log, "claude_code", log.stat(), offset=cursor.offset - 9)
+
+    assert first == [f"{log}:1", f"{log}:4"]  # the torn last line waits for the next read
+    assert cursor.state[LINES_READ] == 5
+    assert second == [f"{log}:5"]
+    assert [where for where, _ in json_lines(old, IngestReport())] == [f"{log}:+1"]

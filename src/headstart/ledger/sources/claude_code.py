@@ -66,11 +66,10 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
     def wanted(raw: bytes) -> bool:
         return _may_matter(raw, bool(pending_tools))
 
-    path = str(cursor.path)
-    for number, line in json_lines(cursor, report, wanted):
+    for where, line in json_lines(cursor, report, wanted):
         kind = line.get("type")
         if kind not in KNOWN_TYPES:
-            report.skip(f"unknown record type {kind!r}", f"{path}:+{number}")
+            report.skip(f"unknown record type {kind!r}", where)
             continue
         if kind == "user":
             pending_briefs.extend(_briefs_from_results(line, pending_tools))
@@ -85,7 +84,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
 
         message = line.get("message")
         if not isinstance(message, dict):
-            report.skip("assistant line without a message object", f"{path}:+{number}")
+            report.skip("assistant line without a message object", where)
             continue
         _remember_mcp_calls(message, pending_tools)
         remember_calls(message.get("content"), calls)
@@ -93,7 +92,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
         if held is not None and not pending_briefs and _adds_nothing(line, message, held):
             merged += 1
             continue
-        fields = _event_fields(line, message, f"{path}:+{number}", report)
+        fields = _event_fields(line, message, where, report)
         if fields is None:
             continue
         if pending_failures:

@@ -44,8 +44,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
     state.setdefault("briefs", [])
     state.setdefault("calls", {})
 
-    for number, line in json_lines(cursor, report):
-        where = f"{cursor.path}:+{number}"
+    for where, line in json_lines(cursor, report):
         kind = line.get("type")
         payload = line.get("payload")
         if kind not in KNOWN_TYPES or not isinstance(payload, dict):
