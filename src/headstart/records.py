@@ -117,14 +117,15 @@ _FIX_SUBJECT = re.compile(
 )
 
 
-# Fixes of wording, style or docs repair no behaviour, so they are not bug fixes even when they
-# close an issue: "fix typo", "Fix lint", "docs: fix broken link", "Typo fixes".
+# Fixes of wording, style, type hints or docs repair no behaviour, so they are not bug fixes
+# even when they close an issue: "fix typo", "Fix lint", "fix typing", "docs: fix broken link".
 _COSMETIC_FIX = re.compile(
     r"^(?:docs?|style|chore|ci|build)(?:\([^)]*\))?!?:"
     r"|^typos?\b"
     r"|\bfix(?:e[sd])?\s+(?:(?:a|the|some|several|minor|small|more|all|broken|dead)\s+)*"
     r"(?:typos?|spelling|grammar|wording|whitespace|formatting|format|lint(?:ing)?|links?"
-    r"|comments?|docs?|documentation|docstrings?|readme|changelog|indentation|style)\b",
+    r"|comments?|docs?|documentation|docstrings?|readme|changelog|indentation|style|typing"
+    r"|type hints?|annotations?|mypy|pyright|flake8|ruff|pre-commit)\b",
     re.IGNORECASE,
 )
 
@@ -132,7 +133,7 @@ _COSMETIC_FIX = re.compile(
 def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
     """Tell whether a commit fixed a bug: it links an issue or commit it fixes, or its subject names a fix.
 
-    A fix of wording, style or docs (`_COSMETIC_FIX`) is not one, whatever it links.
+    A fix of wording, style, type hints or docs (`_COSMETIC_FIX`) is not one, whatever it links.
     """
     if _COSMETIC_FIX.search(title):
         return False

@@ -196,6 +196,8 @@ def test_check_cli_rejects_bad_diff(coupled, tmp_path):
         ("docs(readme): fix crash example", False),
         ("Typo fixes", False),
         ("Fix lint", False),
+        ("fix typing", False),
+        ("Fix mypy errors in the CLI", False),
         ("Fix crash when a typo in the config names no section", True),
         ("fix formatter crash on empty input", True),
     ],
@@ -253,3 +255,26 @@ def test_rules_quote_sections_about_the_task(git_repo, store, tmp_path):
     assert "Sinatra template changes need a test in test/templates_test.rb." in quotes
     assert not any("love" in quote or "translations" in quote for quote in quotes)
     assert {item.priority for item in result.rules} == {"medium"}
+
+
+def test_fragility_leaves_out_fixes_classified_before(git_repo, store):
+    """A store indexed when "fix typo" counted as a fix: the guardrail no longer counts it."""
+    from headstart.context.history import build_history
+    from headstart.context.signals import fragility
+    from headstart.indexers.pipeline import index_repository
+
+    git_repo.commit("Add parser", {"app/parser.py": "def parse(): pass\n"})
+    real = git_repo.commit("Fix parser crash on empty input", {"app/parser.py": "def parse(): return 1\n"})
+    typo = git_repo.commit("Tidy parser docstring", {"app/parser.py": "def parse():\n    return 1\n"})
+    report = index_repository(store, git_repo.path)
+    view = build_history(store, report.plan.repo)
+    stats = store.stats.file_stats(view.repo, ["app/parser.py"])[0]
+    # As an older version of the rules would have stored it: the second commit counted too.
+    stats.fix_shas.append(typo)
+    stats.fix_times.append(view.change_for_target(f"commit:{typo}").created_at)
+    view.changes[view.by_target[f"commit:{typo}"]].title = "fix typo in parser docstring"
+    store.stats.file_stats = lambda repo, paths: [stats]
+
+    result = fragility(store, view, "app/parser.py")
+
+    assert [change.key for change in result.fixes] == [real]

@@ -99,9 +99,20 @@ def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
     first, last = view.first_time, view.last_time
     stats = store.stats.file_stats(view.repo, [path])
     fix_shas = stats[0].fix_shas if stats else []
+    fix_times = stats[0].fix_times if stats else []
     revert_shas = stats[0].revert_shas if stats else []
 
-    fixes = [change for change in (view.change_for_target(f"commit:{sha}") for sha in reversed(fix_shas)) if change]
+    # The stats were classified when the store was indexed; a fix that the current rules see as
+    # a wording or docs change ("fix typo") is dropped here too, so older stores agree.
+    fixes: list[Change] = []
+    kept_times = []
+    for sha, moment in reversed(list(zip(fix_shas, fix_times, strict=False))):
+        change = view.change_for_target(f"commit:{sha}")
+        if change is not None and not is_fix(change):
+            continue
+        kept_times.append(moment)
+        if change is not None:
+            fixes.append(change)
     reverts: list[tuple[Change, Change | None]] = []
     seen: set[str] = set()
     for sha in reversed(revert_shas):
@@ -123,8 +134,7 @@ def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
 
     score = 0.0
     if first and last:
-        times = stats[0].fix_times if stats else []
-        score = sum(time_weight(moment, first, last) for moment in times)
+        score = sum(time_weight(moment, first, last) for moment in kept_times)
         score += sum(2 * time_weight(revert.created_at, first, last) for revert, _ in reverts)
     return Fragility(path=path, score=score, fixes=fixes, reverts=reverts)
 
