@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "brief": "headstart.cli.brief",
     "check": "headstart.cli.check",
     "eval": "headstart.cli.eval",
+    "history": "headstart.cli.history",
     "index": "headstart.cli.index",
     "serve": "headstart.cli.serve",
 }
