@@ -81,7 +81,7 @@ def test_check_flags_revert_with_reason(service, coupled):
     result = service.check(["src/api/api.py"], repo=str(coupled.path))
 
     revert = next(item for item in result.fragile if item.kind == "revert")
-    assert "reverted 1 time(s)" in revert.message
+    assert "was reverted 1 time, 1 in the last year" in revert.message
     assert "Streaming broke the proxies." in revert.message
     fragile = next(item for item in result.fragile if item.kind == "fragile")
     assert "had 1 bug-fix commit, the latest" in fragile.message

@@ -6,6 +6,7 @@ import json
 
 from headstart import __version__
 from headstart.context.models import CheckResult, Guardrail
+from headstart.text import counted
 
 _SECTIONS = (
     ("missing_co_changes", "Files that usually change with these but are not in the change"),
@@ -22,7 +23,7 @@ _SARIF_LEVEL = {"high": "error", "medium": "warning", "low": "note"}
 
 
 def render_check_text(result: CheckResult) -> str:
-    lines = [f"headstart check: {len(result.changed_files)} changed file(s) in {result.repo}", f"({result.notice})"]
+    lines = [f"headstart check: {counted(len(result.changed_files), 'changed file')} in {result.repo}", f"({result.notice})"]
     for field, heading in _SECTIONS:
         items: list[Guardrail] = getattr(result, field)
         if not items:

@@ -112,7 +112,7 @@ def fragile_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list
                 Guardrail(
                     kind="revert",
                     priority="high" if recent else "medium",
-                    message=f"`{path}` was reverted {len(fragile.reverts)} time(s)"
+                    message=f"`{path}` was reverted {counted(len(fragile.reverts), 'time')}"
                     + (f", {len(recent)} in the last year" if recent else "")
                     + f": {reasons}",
                     files=[path],
