@@ -68,6 +68,7 @@ def test_history_pages_a_file_and_rejects_unknown_path(git_repo, tmp_path: Path)
     assert '"Rename the session module"' in first.stdout
     assert '"Fix session expiry"' in first.stdout
     assert "with `tests/test_session.py`" in first.stdout
+    assert "pull_request:" not in first.stdout
     assert "More: --offset 2" in first.stdout
     # The old name finds the history under the name at the indexed head.
     assert second.returncode == 0, second.stderr

@@ -58,7 +58,7 @@ def _render(page: HistoryPage) -> str:
         authors = f", {', '.join(item.authors[:2])}" if item.authors else ""
         lines.append(f"- {name} {quote_data(item.title, 120)} ({item.date:%Y-%m-%d}{authors})")
         if item.links:
-            lines.append(f"  {'; '.join(item.links[:3])}")
+            lines.append(f"  {'; '.join(_link_text(link) for link in item.links[:3])}")
         others = [f"`{path}`" for path in item.files if path != page.path]
         if others:
             more = item.files_total - len(item.files)
@@ -66,3 +66,14 @@ def _render(page: HistoryPage) -> str:
     if page.next_offset is not None:
         lines += ["", f"More: --offset {page.next_offset}"]
     return "\n".join(lines) + "\n"
+
+
+def _link_text(link: str) -> str:
+    """Write a link such as "lands pull_request:#12" as "lands PR #12"."""
+    relation, _, target = link.partition(" ")
+    kind, _, key = target.partition(":")
+    if kind == "pull_request":
+        return f"{relation} PR {key}"
+    if kind == "commit":
+        return f"{relation} commit {key[:10]}"
+    return f"{relation} {kind} {key}" if key else link
