@@ -19,6 +19,8 @@ from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.rollup import ensure_daily, nanos_to_usd, usage_source
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import names
+from headstart.ledger.reports.unpriced import unpriced_models, unpriced_warnings
+from headstart.ledger.summary import UnpricedModel
 
 UNANALYZED = "unanalyzed"
 
@@ -40,6 +42,11 @@ class EfficiencyReport(BaseModel):
     overall: EfficiencySplit
     teams: list[EfficiencySplit]
     engineers: list[EfficiencySplit]
+    unpriced: list[UnpricedModel] = Field(
+        default_factory=list,
+        description="Models with requests of unknown cost in the period, which costs count as 0.",
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 CLASSES = [item.value for item in Classification] + [UNANALYZED]
@@ -97,8 +104,11 @@ def efficiency_report(
         ):
             bucket[name] = bucket.get(name, Decimal(0)) + cost
 
+    unpriced = unpriced_models(session, query)
     return EfficiencyReport(
         query=query,
+        unpriced=unpriced,
+        warnings=unpriced_warnings(unpriced),
         overall=_split("all", overall),
         teams=_ordered([_split(team, costs) for team, costs in teams.items()]),
         engineers=_ordered(
