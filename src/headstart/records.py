@@ -117,10 +117,16 @@ _FIX_SUBJECT = re.compile(
 )
 
 
-# Fixes of wording, style, type hints or docs repair no behaviour, so they are not bug fixes
-# even when they close an issue: "fix typo", "Fix lint", "fix typing", "docs: fix broken link".
-_COSMETIC_FIX = re.compile(
-    r"^(?:docs?|style|chore|ci|build)(?:\([^)]*\))?!?:"
+# Fixes of wording, style, type hints or docs repair no behaviour, and dependency bumps and
+# release commits change no code of the repository, so none is a bug fix, even when it closes an
+# issue: "fix typo", "Fix lint", "fix typing", "docs: fix broken link", "fix(deps): update qs",
+# "fix: bump qs", "deps: cookie@0.6.0", "5.0.0".
+_NOT_A_BUG_FIX = re.compile(
+    r"^(?:docs?|style|chore|ci|build|deps?)(?:\([^)]*\))?!?:"
+    r"|^\w+\s*\([^)]*deps\b[^)]*\)"
+    r"|^(?:release\s+)?v?\d+(?:\.\d+)+\S*$"
+    r"|\bbump(?:s|ed)?\b"
+    r"|\b(?:update|upgrade)s?\s+(?:the\s+)?(?:dev\s+)?(?:deps|dependenc(?:y|ies))\b"
     r"|^typos?\b"
     r"|\bfix(?:e[sd])?\s+(?:(?:a|the|some|several|minor|small|more|all|broken|dead)\s+)*"
     r"(?:typos?|spelling|grammar|wording|whitespace|formatting|format|lint(?:ing)?|links?"
@@ -133,9 +139,10 @@ _COSMETIC_FIX = re.compile(
 def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
     """Tell whether a commit fixed a bug: it links an issue or commit it fixes, or its subject names a fix.
 
-    A fix of wording, style, type hints or docs (`_COSMETIC_FIX`) is not one, whatever it links.
+    A fix of wording, style, type hints or docs, or a dependency bump (`_NOT_A_BUG_FIX`), is not
+    one, whatever it links.
     """
-    if _COSMETIC_FIX.search(title):
+    if _NOT_A_BUG_FIX.search(title):
         return False
     kinds = set(link_kinds)
     if kinds & {LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value}:
