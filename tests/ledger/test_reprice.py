@@ -13,6 +13,7 @@ from headstart.cli.ledger import ledger_app
 from headstart.ledger.db import Ledger
 from headstart.ledger.ingest import record_events
 from headstart.ledger.pricing import PriceBook
+from headstart.ledger.reports.budgets import budget_report
 from headstart.ledger.reports.efficiency import efficiency_report
 from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.spend import spend_report
@@ -104,6 +105,16 @@ def test_efficiency_report_names_unpriced(ledger: Ledger, prices: PriceBook) -> 
 
     assert [item.model for item in report.unpriced] == ["claude-opus-9"]
     assert report.warnings[0].startswith("unpriced: 1 request of claude_code claude-opus-9")
+
+
+def test_budget_report_names_unpriced(ledger: Ledger, prices: PriceBook) -> None:
+    record_events(ledger, unpriced_and_priced(), prices=prices, teams=TeamMap())
+
+    with ledger.session() as session:
+        report = budget_report(session, ReportQuery(), {})
+
+    assert [item.model for item in report.unpriced] == ["claude-opus-9"]
+    assert "headstart ledger reprice" in report.warnings[0]
 
 
 def test_spend_report_names_unpriced_only_in_its_period(ledger: Ledger, prices: PriceBook) -> None:

@@ -23,6 +23,8 @@ from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import names
 from headstart.ledger.reports.stats import modified_z_scores
+from headstart.ledger.reports.unpriced import unpriced_models, unpriced_warnings
+from headstart.ledger.summary import UnpricedModel
 from headstart.ledger.teams import TeamBudget
 
 
@@ -61,6 +63,11 @@ class BudgetReport(BaseModel):
     as_of: datetime
     teams: list[BudgetStatus]
     outliers: list[Outlier]
+    unpriced: list[UnpricedModel] = Field(
+        default_factory=list,
+        description="Models with requests of unknown cost in the period, which spend counts as 0.",
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 def period_bounds(period: str, day: date) -> tuple[date, date]:
@@ -109,7 +116,15 @@ def budget_report(
         session, query, settings
     )
     outliers.sort(key=lambda item: -item.z)
-    return BudgetReport(query=query, as_of=as_of, teams=teams, outliers=outliers)
+    unpriced = unpriced_models(session, query)
+    return BudgetReport(
+        query=query,
+        as_of=as_of,
+        teams=teams,
+        outliers=outliers,
+        unpriced=unpriced,
+        warnings=unpriced_warnings(unpriced),
+    )
 
 
 def _team_statuses(
