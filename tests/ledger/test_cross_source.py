@@ -161,7 +161,12 @@ def test_concurrent_sources_one_record(ledger_url, prices, teams) -> None:
     errors: list[BaseException] = []
 
     def write(events: list[UsageEvent]) -> None:
-        own = open_ledger(ledger_url)
+        try:
+            # Opened in the thread's try: a failed first open is an error of the test too.
+            own = open_ledger(ledger_url)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            return
         try:
             for start in range(0, len(events), 25):
                 record_events(own, events[start : start + 25], prices=prices, teams=teams)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from headstart.ledger.db import (
     SCHEMA_REVISION,
+    _use_wal,
     alembic_config,
     create_ledger_engine,
     current_revision,
@@ -316,3 +318,62 @@ def test_database_with_tables_is_migrated_not_created(tmp_path: Path) -> None:
 
     assert (before, after) == (None, SCHEMA_REVISION)
     assert {"notes", "usage_records", "alembic_version"} <= tables
+
+
+def _open_at_once(url: str, barrier: Any, results: Any) -> None:
+    try:
+        barrier.wait()
+        open_ledger(url).close()
+        results.put("")
+    except BaseException as exc:  # noqa: BLE001 - sent to the test, which reports it
+        results.put(repr(exc))
+
+
+def test_concurrent_first_opens_of_a_new_sqlite_ledger(tmp_path: Path) -> None:
+    # Processes opening a new ledger at once each switch it to WAL, and SQLite could return
+    # "database is locked" without waiting: 2 of 50 rounds of 8 processes failed before. So this
+    # catches a relapse only now and then, and test_wal_switch_retries_while_locked always.
+    context = multiprocessing.get_context("fork")
+    failures = []
+    for round_number in range(12):
+        url = f"sqlite:///{tmp_path / f'shared-{round_number}.sqlite3'}"
+        barrier, results = context.Barrier(8), context.Queue()
+        processes = [
+            context.Process(target=_open_at_once, args=(url, barrier, results)) for _ in range(8)
+        ]
+        for process in processes:
+            process.start()
+        failures += [error for error in (results.get(timeout=60) for _ in processes) if error]
+        for process in processes:
+            process.join(timeout=60)
+
+    assert failures == []
+
+
+class _LockedCursor:
+    """A cursor whose WAL switch fails as SQLite's does while another connection switches."""
+
+    def __init__(self, failures: int, error: str = "database is locked") -> None:
+        self.failures, self.error, self.mode, self.switches = failures, error, "delete", 0
+
+    def execute(self, sql: str) -> Any:
+        if sql == "PRAGMA journal_mode=WAL":
+            self.switches += 1
+            if self.switches <= self.failures:
+                raise sqlite3.OperationalError(self.error)
+            self.mode = "wal"
+        return self
+
+    def fetchone(self) -> tuple[str]:
+        return (self.mode,)
+
+
+def test_wal_switch_retries_while_locked() -> None:
+    locked_twice = _LockedCursor(failures=2)
+    other_error = _LockedCursor(failures=1, error="disk I/O error")
+
+    _use_wal(locked_twice)
+
+    assert (locked_twice.mode, locked_twice.switches) == ("wal", 3)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _use_wal(other_error)

