@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from headstart.ledger.db import Ledger
 from headstart.ledger.events import UsageEvent
 from headstart.ledger.models import UsageRecord, to_nanos, utcnow
 from headstart.ledger.pricing import PriceBook, PriceResult
+from headstart.ledger.usage_rows import with_priced_as
 
 logger = logging.getLogger("headstart.ledger.reprice")
 
@@ -62,12 +64,13 @@ def reprice(ledger: Ledger, prices: PriceBook, *, everything: bool = False) -> R
     ]
     for rows in _chunks(ledger, columns, everything):
         updates = []
+        now = utcnow()
         for row in rows:
             result = prices.price(_event(row))
             report.examined += 1
             if not result.priced:
                 still_unpriced[row.model or ""] += 1
-            changes = _changes(row, result)
+            changes = _changes(row, result, now)
             if changes is not None:
                 updates.append(changes)
                 report.newly_priced += int(result.priced and not row.priced)
@@ -126,13 +129,9 @@ def _event(row: Any) -> UsageEvent:
     )
 
 
-def _changes(row: Any, result: PriceResult) -> dict[str, Any] | None:
+def _changes(row: Any, result: PriceResult, now: datetime) -> dict[str, Any] | None:
     """Return the new values of a row priced as `result`, or None when nothing changes."""
-    attributes = dict(row.attributes or {})
-    if result.priced_as and result.priced_as != row.model:
-        attributes["priced_as"] = result.priced_as
-    else:
-        attributes.pop("priced_as", None)
+    attributes = with_priced_as(dict(row.attributes or {}), row.model, result)
     same = (
         # Compared as stored: whole nano-dollars.
         to_nanos(row.computed_cost) == to_nanos(result.cost)
@@ -150,7 +149,7 @@ def _changes(row: Any, result: PriceResult) -> dict[str, Any] | None:
         "new_version": result.price_version,
         "new_note": result.note,
         "new_attributes": attributes,
-        "now": utcnow(),
+        "now": now,
     }
 
 

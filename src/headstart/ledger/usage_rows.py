@@ -133,6 +133,18 @@ def _attributes(event: UsageEvent, result: PriceResult) -> dict[str, Any]:
     attributes = dict(event.attributes)
     if event.cwd:
         attributes.setdefault("cwd", event.cwd)
-    if result.priced_as and result.priced_as != event.model:
+    return with_priced_as(attributes, event.model, result)
+
+
+def with_priced_as(
+    attributes: dict[str, Any], model: str | None, result: PriceResult
+) -> dict[str, Any]:
+    """Set `priced_as` in `attributes` to the model `result` priced as, unless that is `model`.
+
+    Changes `attributes` and returns it.
+    """
+    if result.priced_as and result.priced_as != model:
         attributes["priced_as"] = result.priced_as
+    else:
+        attributes.pop("priced_as", None)
     return attributes

@@ -23,8 +23,7 @@ from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import names
 from headstart.ledger.reports.stats import modified_z_scores
-from headstart.ledger.reports.unpriced import unpriced_models, unpriced_warnings
-from headstart.ledger.summary import UnpricedModel
+from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
 from headstart.ledger.teams import TeamBudget
 
 
@@ -58,16 +57,11 @@ class Outlier(BaseModel):
     reason: str
 
 
-class BudgetReport(BaseModel):
+class BudgetReport(UnpricedNotice):
     query: ReportQuery
     as_of: datetime
     teams: list[BudgetStatus]
     outliers: list[Outlier]
-    unpriced: list[UnpricedModel] = Field(
-        default_factory=list,
-        description="Models with requests of unknown cost in the period, which spend counts as 0.",
-    )
-    warnings: list[str] = Field(default_factory=list)
 
 
 def period_bounds(period: str, day: date) -> tuple[date, date]:
@@ -116,14 +110,8 @@ def budget_report(
         session, query, settings
     )
     outliers.sort(key=lambda item: -item.z)
-    unpriced = unpriced_models(session, query)
     return BudgetReport(
-        query=query,
-        as_of=as_of,
-        teams=teams,
-        outliers=outliers,
-        unpriced=unpriced,
-        warnings=unpriced_warnings(unpriced),
+        query=query, as_of=as_of, teams=teams, outliers=outliers, **unpriced_notice(session, query)
     )
 
 

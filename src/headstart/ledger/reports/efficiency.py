@@ -19,8 +19,7 @@ from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.rollup import ensure_daily, nanos_to_usd, usage_source
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import names
-from headstart.ledger.reports.unpriced import unpriced_models, unpriced_warnings
-from headstart.ledger.summary import UnpricedModel
+from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
 
 UNANALYZED = "unanalyzed"
 
@@ -37,16 +36,11 @@ class EfficiencySplit(BaseModel):
     shares: dict[str, float] = Field(description="Share of `cost` per class.")
 
 
-class EfficiencyReport(BaseModel):
+class EfficiencyReport(UnpricedNotice):
     query: ReportQuery
     overall: EfficiencySplit
     teams: list[EfficiencySplit]
     engineers: list[EfficiencySplit]
-    unpriced: list[UnpricedModel] = Field(
-        default_factory=list,
-        description="Models with requests of unknown cost in the period, which costs count as 0.",
-    )
-    warnings: list[str] = Field(default_factory=list)
 
 
 CLASSES = [item.value for item in Classification] + [UNANALYZED]
@@ -104,16 +98,14 @@ def efficiency_report(
         ):
             bucket[name] = bucket.get(name, Decimal(0)) + cost
 
-    unpriced = unpriced_models(session, query)
     return EfficiencyReport(
         query=query,
-        unpriced=unpriced,
-        warnings=unpriced_warnings(unpriced),
         overall=_split("all", overall),
         teams=_ordered([_split(team, costs) for team, costs in teams.items()]),
         engineers=_ordered(
             [_split(engineer, costs, team) for (engineer, team), costs in engineers.items()]
         ),
+        **unpriced_notice(session, query),
     )
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from headstart.ledger.db import _migration_transaction
 from headstart.ledger.models import NANOS_PER_USD, RollupState, UsageDaily, UsageRecord
 from headstart.ledger.reports.query import ReportQuery
-from headstart.ledger.reports.sql import engineer_id, repository_values, team_id, token_sum
+from headstart.ledger.reports.sql import group_filters, token_sum
 
 logger = logging.getLogger("headstart.ledger.reports.rollup")
 
@@ -204,21 +204,7 @@ def usage_source(session: Session, query: ReportQuery) -> Any:
     requests, tokens, cost (whole nano-dollars; see `nanos_to_usd`). Call `refresh_daily` first.
     """
     split = split_days(query.start, query.end)
-    team, engineer = team_id(session, query.team), engineer_id(session, query.engineer)
-    repositories = repository_values(query.repository)
-
-    def filtered(statement: Select[Any], table: Any) -> Select[Any]:
-        if team is not None:
-            statement = statement.where(table.team_id == team)
-        if engineer is not None:
-            statement = statement.where(table.engineer_id == engineer)
-        if query.tool is not None:
-            statement = statement.where(table.tool == query.tool)
-        if query.model is not None:
-            statement = statement.where(table.model == query.model)
-        if repositories:
-            statement = statement.where(table.repository.in_(repositories))
-        return statement
+    conditions = group_filters(session, query)
 
     daily = select(
         UsageDaily.day,
@@ -233,7 +219,7 @@ def usage_source(session: Session, query: ReportQuery) -> Any:
         daily = daily.where(UsageDaily.day >= split.full_from)
     if split.full_to is not None:
         daily = daily.where(UsageDaily.day < split.full_to)
-    parts = [filtered(daily, UsageDaily)]
+    parts = [daily.where(*conditions(UsageDaily))]
 
     if split.edges and not split.empty:
         ranges = []
@@ -244,7 +230,7 @@ def usage_source(session: Session, query: ReportQuery) -> Any:
             if last is not None:
                 condition.append(UsageRecord.timestamp < last)
             ranges.append(and_(*condition))
-        parts.append(filtered(_aggregate(session).where(or_(*ranges)), UsageRecord))
+        parts.append(_aggregate(session).where(or_(*ranges), *conditions(UsageRecord)))
 
     if len(parts) == 1:
         return parts[0].subquery("usage")

@@ -20,8 +20,7 @@ from headstart.ledger.models import Engineer, Team, WorkOutcome
 from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.rollup import ensure_daily, nanos_to_usd, usage_source
 from headstart.ledger.reports.sql import day_bucket, names
-from headstart.ledger.reports.unpriced import unpriced_models, unpriced_warnings
-from headstart.ledger.summary import UnpricedModel
+from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
 
 NONE_KEY = "(none)"
 
@@ -74,7 +73,7 @@ class BaselinePoint(BaseModel):
     per_group: Decimal
 
 
-class SpendReport(BaseModel):
+class SpendReport(UnpricedNotice):
     query: ReportQuery
     dimension: Dimension
     buckets: list[date]
@@ -86,11 +85,6 @@ class SpendReport(BaseModel):
     baseline_growth: float | None = Field(
         default=None, description="Average growth per bucket of the organisation's spend."
     )
-    unpriced: list[UnpricedModel] = Field(
-        default_factory=list,
-        description="Models with requests of unknown cost in the period, which costs count as 0.",
-    )
-    warnings: list[str] = Field(default_factory=list)
 
 
 def _group_column(source: Any, dimension: Dimension) -> Any:
@@ -217,7 +211,6 @@ def spend_report(
         )
     series.sort(key=lambda item: (-item.cost, item.key))
 
-    unpriced = unpriced_models(session, query)
     return SpendReport(
         query=query,
         dimension=dimension,
@@ -228,8 +221,7 @@ def spend_report(
         series=series,
         baseline=baseline,
         baseline_growth=average_growth([point.cost for point in baseline]),
-        unpriced=unpriced,
-        warnings=unpriced_warnings(unpriced),
+        **unpriced_notice(session, query),
     )
 
 

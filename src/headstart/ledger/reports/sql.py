@@ -6,6 +6,7 @@ grows with the number of groups, not with the number of usage records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Select, cast, func, literal, select
@@ -63,6 +64,32 @@ def repository_values(repository: str | None) -> list[str]:
     return sorted({repository, normalize_repository(repository)})
 
 
+def group_filters(session: Session, query: ReportQuery) -> Callable[[Any], list[Any]]:
+    """Resolve the query's team, engineer, tool, model and repository filters once.
+
+    Returns a function that gives their conditions on a table with those columns: usage
+    records, daily usage or work outcomes.
+    """
+    team, engineer = team_id(session, query.team), engineer_id(session, query.engineer)
+    repositories = repository_values(query.repository)
+
+    def conditions(table: Any) -> list[Any]:
+        found = []
+        if team is not None:
+            found.append(table.team_id == team)
+        if engineer is not None:
+            found.append(table.engineer_id == engineer)
+        if query.tool is not None:
+            found.append(table.tool == query.tool)
+        if query.model is not None:
+            found.append(table.model == query.model)
+        if repositories:
+            found.append(table.repository.in_(repositories))
+        return found
+
+    return conditions
+
+
 def filter_outcomes(
     session: Session, statement: Select[Any], query: ReportQuery, table: Any
 ) -> Select[Any]:
@@ -74,17 +101,7 @@ def filter_outcomes(
         statement = statement.where(table.started_at >= query.start)
     if query.end is not None:
         statement = statement.where(table.started_at < query.end)
-    if (team := team_id(session, query.team)) is not None:
-        statement = statement.where(table.team_id == team)
-    if (engineer := engineer_id(session, query.engineer)) is not None:
-        statement = statement.where(table.engineer_id == engineer)
-    if query.tool is not None:
-        statement = statement.where(table.tool == query.tool)
-    if query.model is not None:
-        statement = statement.where(table.model == query.model)
-    if query.repository is not None:
-        statement = statement.where(table.repository.in_(repository_values(query.repository)))
-    return statement
+    return statement.where(*group_filters(session, query)(table))
 
 
 def names(session: Session, model: Any, column: Any, ids: set[int]) -> dict[int, str]:

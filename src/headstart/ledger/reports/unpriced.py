@@ -6,15 +6,34 @@ beside its figures. They are read through the partial index of unpriced requests
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, Field
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from headstart.ledger.models import UsageRecord
 from headstart.ledger.pricing import unpriced_fix
 from headstart.ledger.reports.query import ReportQuery
-from headstart.ledger.reports.sql import engineer_id, repository_values, team_id, token_sum
+from headstart.ledger.reports.sql import group_filters, token_sum
 from headstart.ledger.summary import UnpricedModel
 from headstart.text import counted
+
+
+class UnpricedNotice(BaseModel):
+    """The fields of a cost report that name the requests it counts at $0: unknown cost."""
+
+    unpriced: list[UnpricedModel] = Field(
+        default_factory=list,
+        description="Models with requests of unknown cost in the period, counted at $0.",
+    )
+    warnings: list[str] = Field(default_factory=list)
+
+
+def unpriced_notice(session: Session, query: ReportQuery) -> dict[str, Any]:
+    """Return the `UnpricedNotice` fields of a report over `query`."""
+    models = unpriced_models(session, query)
+    return {"unpriced": models, "warnings": unpriced_warnings(models)}
 
 
 def unpriced_models(session: Session, query: ReportQuery) -> list[UnpricedModel]:
@@ -28,17 +47,7 @@ def unpriced_models(session: Session, query: ReportQuery) -> list[UnpricedModel]
         statement = statement.where(table.c.timestamp >= query.start)
     if query.end is not None:
         statement = statement.where(table.c.timestamp < query.end)
-    team, engineer = team_id(session, query.team), engineer_id(session, query.engineer)
-    if team is not None:
-        statement = statement.where(table.c.team_id == team)
-    if engineer is not None:
-        statement = statement.where(table.c.engineer_id == engineer)
-    if query.tool is not None:
-        statement = statement.where(table.c.tool == query.tool)
-    if query.model is not None:
-        statement = statement.where(table.c.model == query.model)
-    if repositories := repository_values(query.repository):
-        statement = statement.where(table.c.repository.in_(repositories))
+    statement = statement.where(*group_filters(session, query)(table.c))
 
     rows = session.execute(statement.group_by(table.c.tool, table.c.model)).all()
     found = [
