@@ -162,7 +162,7 @@ def _ingest(
     # loads SQLAlchemy and opens the ledger.
     reading = None
     if stored is not None:
-        reading = start_reading(files, stored.rows, workers=workers, prices=prices)
+        reading = start_reading(files, stored.rows, workers=workers)
     try:
         with collector_off():
             from headstart.ledger.db import open_ledger
@@ -283,14 +283,11 @@ def reprice_command(
     Run it after adding a price override for a model the ledger could not price.
     Example: headstart ledger reprice --prices prices.toml
     """
-    from headstart.cli.report import _require_sqlite_file
     from headstart.ledger.db import open_ledger
     from headstart.ledger.reprice import reprice
 
-    url = _database_url(database)
-    _require_sqlite_file(url)
     price_book = PriceBook(prices or load_settings().prices_file)
-    ledger = open_ledger(url)
+    ledger = open_ledger(_database_url(database), create=False)
     try:
         report = reprice(ledger, price_book, everything=everything)
     finally:

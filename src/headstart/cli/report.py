@@ -12,11 +12,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from headstart.cli.tables import table_console
 from headstart.config import Settings, load_settings
-from headstart.errors import InputError
 from headstart.ledger.db import open_ledger
 from headstart.ledger.errors import LedgerInputError
 from headstart.ledger.reports import (
@@ -99,25 +97,12 @@ def _query(
 def _run(database: str | None, build: Any) -> BaseModel:
     settings = load_settings()
     url = database or settings.ledger_database_url
-    _require_sqlite_file(url)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=False)
     try:
         with ledger.session() as session:
             return build(session, ReportSettings.from_settings(settings), settings)
     finally:
         ledger.close()
-
-
-def _require_sqlite_file(url: str) -> None:
-    """Refuse a SQLite ledger that does not exist: a report on a mistyped path would make an empty one."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    if not Path(parsed.database).exists():
-        raise InputError(
-            f"no ledger at {parsed.database!r}; check --database, or fill one first with "
-            "`headstart ledger ingest`"
-        )
 
 
 def _emit(report: BaseModel, output: Format) -> None:

@@ -299,8 +299,20 @@ def _create_empty(engine: Engine) -> bool:
     return True
 
 
-def open_ledger(url: str, *, upgrade: bool = True) -> Ledger:
-    """Open the ledger at `url`, creating or migrating its schema first unless `upgrade` is off."""
+def open_ledger(url: str, *, upgrade: bool = True, create: bool = True) -> Ledger:
+    """Open the ledger at `url`, creating or migrating its schema first unless `upgrade` is off.
+
+    With `create` off, a SQLite file that does not exist is an error rather than a new, empty
+    ledger: a report or a reprice on a mistyped path would otherwise make one.
+    """
+    if not create:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        if database and database != ":memory:" and not Path(database).expanduser().exists():
+            raise LedgerInputError(
+                f"no ledger at {database!r}; check --database, or fill one first with "
+                "`headstart ledger ingest`"
+            )
     engine = create_ledger_engine(url)
     if upgrade:
         migrate(engine)

@@ -43,7 +43,7 @@ def ingest_files(
     files = list(files)
     with ledger.session() as session:
         checkpoints = load_checkpoints(session, [path for _, path in files])
-    reading = start_reading(files, checkpoints, workers=workers, prices=prices)
+    reading = start_reading(files, checkpoints, workers=workers)
     return write_reads(ledger, reading, prices=prices, teams=teams)
 
 

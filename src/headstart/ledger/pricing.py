@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -227,17 +226,13 @@ class BundledPrices:
         # Per model id as the request names it, so the common case skips normalizing it.
         self._named: dict[str, gp.ModelInfo | None] = {}
         self._rates: dict[tuple[str, date], Rates | None] = {}
-        self._snapshot: Any = None
-        self._snapshot_lock = threading.Lock()
 
-    def snapshot(self) -> Any:
-        # Built on first use, like the import, and once: `warm_up` may be building it already.
-        with self._snapshot_lock:
-            if self._snapshot is None:
-                from genai_prices import data_snapshot
+    @staticmethod
+    def snapshot() -> Any:
+        # Built on first use, like the import. genai-prices keeps the snapshot once built.
+        from genai_prices import data_snapshot
 
-                self._snapshot = data_snapshot.get_snapshot()
-            return self._snapshot
+        return data_snapshot.get_snapshot()
 
     def find_model(self, model: str) -> gp.ModelInfo | None:
         if model in self._named:
@@ -286,16 +281,6 @@ class PriceBook:
         if self.overrides:
             return f"{self.overrides.version}; {BUNDLED_VERSION}"
         return BUNDLED_VERSION
-
-    def warm_up(self) -> threading.Thread:
-        """Load genai-prices' data in a background thread, and return the thread.
-
-        An ingest calls this while its workers parse the first files, so the tenth of a second
-        the import and the data take is not spent when the first events are priced.
-        """
-        thread = threading.Thread(target=self.bundled.snapshot, name="price-data", daemon=True)
-        thread.start()
-        return thread
 
     def price(self, event: UsageEvent) -> PriceResult:
         model = event.model

@@ -67,9 +67,6 @@ class TokenCounts:
     def prompt(self) -> int:
         return self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
 
-    def as_tuple(self) -> tuple[int, int, int, int, int]:
-        return (self.input, self.cache_read, self.cache_write_5m, self.cache_write_1h, self.output)
-
 
 class MissingRate(Exception):
     """A request has tokens of a kind its price table gives no rate for."""
@@ -79,7 +76,7 @@ class MissingRate(Exception):
         self.rate_key = rate_key
 
 
-# The rate of each count in `TokenCounts.as_tuple()`, in the order they are summed.
+# The rate of each of a request's counts, in the order `compute_cost` takes and sums them.
 COUNT_RATES = (
     "input_mtok",
     "cache_read_mtok",
@@ -90,12 +87,14 @@ COUNT_RATES = (
 
 
 def compute_cost(rates: Rates, counts: tuple[int, int, int, int, int]) -> Decimal:
-    """Price one request's `counts` (ordered as `TokenCounts.as_tuple()`), in USD.
+    """Price one request's token counts, in USD.
+
+    `counts` are uncached input, cache reads, 5-minute and 1-hour cache writes, and output, in
+    that order: a plain tuple, because this runs once per request of an ingest.
 
     Raises `MissingRate` rather than guessing a rate the table lacks. Guessing is how 1-hour
     cache writes end up at the 5-minute rate, so a missing rate for a non-zero count is
-    reported, and the request is left unpriced by the caller. The counts come as a plain tuple
-    because this runs once per request of an ingest.
+    reported, and the request is left unpriced by the caller.
     """
     input_, cache_read, cache_write_5m, cache_write_1h, _output = counts
     applicable = rates.for_prompt(input_ + cache_read + cache_write_5m + cache_write_1h)

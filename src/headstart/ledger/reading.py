@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from headstart.ledger.events import UsageEvent
-from headstart.ledger.pricing import PriceBook
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources import claude_code, codex, cursor_csv, gemini_cli
 from headstart.ledger.sources.cursors import FileCursor, open_cursor
@@ -55,14 +54,12 @@ def start_reading(
     checkpoints: Mapping[str, Any],
     *,
     workers: int | None = None,
-    prices: PriceBook | None = None,
 ) -> Reading:
     """Open a cursor on each (reader, path) and start reading the files that grew.
 
     `checkpoints` maps the text of each path to its stored checkpoint. `workers` processes
     parse the files, starting now; 0 parses them as the reads are taken, in this process. The
     default depends on the CPUs and on how much there is to read (`parallel.default_workers`).
-    With workers, `prices` loads its data in a thread while they parse the first files.
     """
     report = IngestReport()
     to_read: list[FileCursor] = []
@@ -87,9 +84,6 @@ def start_reading(
     reads: Reads
     if workers > 0:
         reads = ParallelReads(to_read, READERS, report, workers)
-        if prices is not None:
-            # Started after the fork: a thread must not be running while workers are forked.
-            prices.warm_up()
     else:
         reads = _read_here(to_read, report)
     return Reading(report, to_read, reads, touched)
