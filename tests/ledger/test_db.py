@@ -71,11 +71,11 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     assert (tmp_path / "nested" / "ledger.sqlite3").exists()
 
 
-def test_new_sqlite_ledger_has_large_pages_and_old_one_keeps_its_own(tmp_path: Path) -> None:
+def test_sqlite_page_size_new_and_old(tmp_path: Path) -> None:
     old_path = tmp_path / "old.sqlite3"
     connection = sqlite3.connect(old_path)
-    connection.execute("CREATE TABLE kept (value INTEGER)")
-    connection.execute("INSERT INTO kept VALUES (7)")
+    connection.execute("CREATE TABLE existing_rows (value INTEGER)")
+    connection.execute("INSERT INTO existing_rows VALUES (7)")
     connection.commit()
     connection.close()
 
@@ -84,13 +84,13 @@ def test_new_sqlite_ledger_has_large_pages_and_old_one_keeps_its_own(tmp_path: P
     with new.engine.connect() as first, old.connect() as second:
         new_size = first.execute(text("PRAGMA page_size")).scalar()
         old_size = second.execute(text("PRAGMA page_size")).scalar()
-        kept = second.execute(text("SELECT value FROM kept")).scalar()
+        existing_value = second.execute(text("SELECT value FROM existing_rows")).scalar()
     new.close()
     old.dispose()
 
     assert new_size == 16384
     assert old_size == 4096  # SQLite's default, which a file keeps once it has tables
-    assert kept == 7
+    assert existing_value == 7
 
 
 @pytest.mark.parametrize(

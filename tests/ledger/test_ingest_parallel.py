@@ -241,7 +241,7 @@ def _niceness_reader(cursor: FileCursor, report: Any) -> Any:
 
 
 @pytest.mark.parametrize(("load", "expected"), [(0.2, parallel.WORKER_NICENESS), (50.0, 0)])
-def test_workers_yield_to_the_writer_only_on_an_idle_machine(
+def test_worker_niceness_by_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load: float, expected: int
 ) -> None:
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))

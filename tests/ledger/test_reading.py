@@ -46,7 +46,8 @@ def test_stored_checkpoints_read_as_sqlalchemy_reads_them(tmp_path: Path, prices
     ledger.close()
 
     assert stored is not None and stored.indexed
-    assert set(stored.rows) == set(expected) and len(expected) == 2
+    assert set(stored.rows) == set(expected)
+    assert len(expected) == 2
     for path, row in expected.items():
         assert stored.rows[path] == StoredCheckpoint(
             *(getattr(row, f) for f in StoredCheckpoint._fields)
@@ -61,14 +62,16 @@ def test_read_checkpoints_of_new_and_unreadable_ledgers(tmp_path: Path) -> None:
     missing = read_checkpoints(f"sqlite:///{tmp_path / 'missing.sqlite3'}", files)
     empty = read_checkpoints(f"sqlite:///{tmp_path / 'empty.sqlite3'}", files)
 
-    assert missing is not None and missing.rows == {} and not missing.indexed
+    assert missing is not None
+    assert missing.rows == {}
+    assert not missing.indexed
     assert not (tmp_path / "missing.sqlite3").exists()  # reading does not create the file
     assert empty is not None and empty.rows == {}
     assert read_checkpoints("postgresql+psycopg://postgres@127.0.0.1:5432/test", files) is None
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_cli_resumes_a_grown_file_from_its_stored_checkpoint(tmp_path: Path, workers: str) -> None:
+def test_cli_resumes_grown_file(tmp_path: Path, workers: str) -> None:
     logs = tmp_path / "logs"
     log = write_jsonl(
         logs / "projects" / "p" / "s.jsonl",

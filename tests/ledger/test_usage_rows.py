@@ -57,7 +57,7 @@ def test_columns_are_the_table_s_but_its_id() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(EVENTS)))
-def test_sqlite_values_are_the_row_as_sqlalchemy_binds_it(
+def test_sqlite_values_match_sqlalchemy(
     tmp_path: Path, rows: UsageRows, prices: PriceBook, index: int
 ) -> None:
     dialect = create_ledger_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}").dialect

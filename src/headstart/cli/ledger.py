@@ -24,7 +24,8 @@ from headstart.text import counted
 logger = logging.getLogger("headstart.cli.ledger")
 
 ledger_app = typer.Typer(
-    rich_markup_mode=None,  # as the main app: "[default: …]" in help is text, not markup
+    # As in the main app: "[default: …]" in a help text is text, not Rich markup.
+    rich_markup_mode=None,
     help="Record and price the tokens coding agents consume.", no_args_is_help=True
 )
 

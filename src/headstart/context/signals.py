@@ -102,8 +102,8 @@ def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
     fix_times = stats[0].fix_times if stats else []
     revert_shas = stats[0].revert_shas if stats else []
 
-    # The stats were classified when the store was indexed; a fix that the current rules see as
-    # a wording or docs change ("fix typo") is dropped here too, so older stores agree.
+    # The stats keep the fixes as classified when the store was indexed. Those the current rules
+    # leave out, such as "fix typo", are dropped here, so older stores agree with new ones.
     fixes: list[Change] = []
     kept_times = []
     for sha, moment in reversed(list(zip(fix_shas, fix_times, strict=False))):

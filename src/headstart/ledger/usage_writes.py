@@ -147,7 +147,7 @@ def write_rows(
 
     `results[i]` is the price of `events[i]`, and `rows` builds their rows. Every row is
     offered to the insert, which skips the requests already stored (ON CONFLICT DO NOTHING),
-    whoever stored them and whenever. Only the skipped ones are looked up and merged, so a
+    whichever writer stored them, and when. Only the skipped ones are looked up and merged, so a
     first ingest, which finds none of its requests stored, runs no lookup at all. Returns the
     inserted dedup keys and the stored rows the remaining events were merged into.
     """

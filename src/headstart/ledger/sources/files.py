@@ -1,4 +1,4 @@
-"""Load and save the checkpoints that say how far each log file was read (`cursors`)."""
+"""Load and save the checkpoints that record how far each log file was read (`cursors`)."""
 
 from __future__ import annotations
 

@@ -143,10 +143,10 @@ def _read_file(cursor: FileCursor, report: IngestReport) -> FileRead:
     # Claude Code writes a response as several lines, so most of a log's events are earlier
     # snapshots of a request the file reads again. Only the richest read of each is sent on,
     # which the writer would keep anyway; the others are counted as it counts duplicates.
-    kept = merge_by_key(read).values()
-    report.events += len(read) - len(kept)
-    report.duplicates += len(read) - len(kept)
-    return FileRead(cursor.offset, cursor.state, [event_parts(event) for event in kept], error)
+    richest = merge_by_key(read).values()
+    report.events += len(read) - len(richest)
+    report.duplicates += len(read) - len(richest)
+    return FileRead(cursor.offset, cursor.state, [event_parts(event) for event in richest], error)
 
 
 def _replay(read: FileRead) -> Iterator[UsageEvent]:
