@@ -114,13 +114,14 @@ def _emit(report: BaseModel, output: Format) -> None:
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        return
-    table = Table(show_lines=False)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row.get(column, "")) for column in columns))
-    table_console().print(table)
+    else:
+        table = Table(show_lines=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(row.get(column, "")) for column in columns))
+        table_console().print(table)
+    # On stderr, so a CSV on stdout stays clean.
     for warning in getattr(report, "warnings", []) or []:
         typer.echo(f"warning: {warning}", err=True)
 

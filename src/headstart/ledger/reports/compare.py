@@ -4,6 +4,7 @@ A cohort is a date range, sessions with or without a Headstart brief, or both. E
 difference is after minus before, with a seeded percentile bootstrap interval (tasks resampled
 within each cohort) and a two-sided Mann-Whitney U test on the per-task values. A cohort with
 fewer than `min_sample` tasks gets a warning: its figures are shown, but they do not conclude.
+Requests of unpriced models in either cohort's period are named too, since they count at $0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.sql import filter_outcomes
 from headstart.ledger.reports.stats import bootstrap_difference, mean, rank_test, ratio_of_sums
+from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
 
 
 class Cohort(BaseModel):
@@ -63,12 +65,11 @@ class MetricDifference(BaseModel):
     warning: str | None = None
 
 
-class CompareReport(BaseModel):
+class CompareReport(UnpricedNotice):
     query: ReportQuery
     before: CohortSummary
     after: CohortSummary
     metrics: list[MetricDifference]
-    warnings: list[str]
 
 
 def brief_cohorts() -> tuple[Cohort, Cohort]:
@@ -82,15 +83,20 @@ def brief_cohorts() -> tuple[Cohort, Cohort]:
 TOKENS, COST, MERGED, PENDING, REWORKED, FIRST_TRY = range(6)
 
 
-def _rows(session: Session, query: ReportQuery, cohort: Cohort) -> np.ndarray:
-    """Read one row per task of the cohort into an array (see the column indexes above)."""
-    table = WorkOutcome
-    window = query.model_copy(
+def _window(query: ReportQuery, cohort: Cohort) -> ReportQuery:
+    """Narrow the query's period to the part inside the cohort's."""
+    return query.model_copy(
         update={
             "start": _later(query.start, cohort.start),
             "end": _earlier(query.end, cohort.end),
         }
     )
+
+
+def _rows(session: Session, query: ReportQuery, cohort: Cohort) -> np.ndarray:
+    """Read one row per task of the cohort into an array (see the column indexes above)."""
+    table = WorkOutcome
+    window = _window(query, cohort)
     # Plain integers convert to an array at once; Money would build a Decimal per row.
     statement = select(
         table.tokens,
@@ -161,12 +167,17 @@ def compare_report(
         _metric("rework share", "share", decided_first[:, REWORKED], decided_second[:, REWORKED]),
     ]
     metrics = [_with_interval(metric, values, settings) for metric, values in metrics]
+    windows = [_window(query, cohort) for cohort in (before, after)]
+    notice = unpriced_notice(
+        session, query, periods=[(window.start, window.end) for window in windows], analyzed=True
+    )
     return CompareReport(
         query=query,
         before=_summary(before.label, first),
         after=_summary(after.label, second),
         metrics=metrics,
-        warnings=warnings,
+        unpriced=notice["unpriced"],
+        warnings=warnings + notice["warnings"],
     )
 
 

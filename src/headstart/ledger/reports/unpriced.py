@@ -2,14 +2,20 @@
 
 Their tokens are counted, but their cost is unknown, so a report that sums costs names them
 beside its figures. They are read through the partial index of unpriced requests.
+
+The verdict and before/after reports read the costs that `headstart report analyze` stored per
+unit, so pricing the requests changes their figures only after the next analysis, and their fix
+ends with running it. A comparison names the requests in either cohort's period.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import false, func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from headstart.ledger.models import UsageRecord
@@ -30,23 +36,50 @@ class UnpricedNotice(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def unpriced_notice(session: Session, query: ReportQuery) -> dict[str, Any]:
-    """Return the `UnpricedNotice` fields of a report over `query`."""
-    models = unpriced_models(session, query)
+Period = tuple[datetime | None, datetime | None]
+
+# Added to the fix by reports that read the costs stored in work_outcomes.
+REANALYZE = "; then run `headstart report analyze`, which stores the costs this report reads"
+
+
+def unpriced_notice(
+    session: Session,
+    query: ReportQuery,
+    *,
+    periods: Sequence[Period] | None = None,
+    analyzed: bool = False,
+) -> dict[str, Any]:
+    """Return the `UnpricedNotice` fields of a report over `query`.
+
+    `periods` replaces the query's own [start, end) by several, such as a comparison's cohorts;
+    a request in more than one is named once. Set `analyzed` for a report that reads the costs
+    `headstart report analyze` stored, so the fix ends with running it.
+    """
+    models = unpriced_models(session, query, periods=periods, analyzed=analyzed)
     return {"unpriced": models, "warnings": unpriced_warnings(models)}
 
 
-def unpriced_models(session: Session, query: ReportQuery) -> list[UnpricedModel]:
+def unpriced_models(
+    session: Session,
+    query: ReportQuery,
+    *,
+    periods: Sequence[Period] | None = None,
+    analyzed: bool = False,
+) -> list[UnpricedModel]:
     """Return each tool and model with unpriced requests in `query`, most requests first."""
     table = UsageRecord.__table__
     # The condition of ix_usage_records_unpriced, written the same way so it is used.
     statement = select(
         table.c.tool, table.c.model, func.count(), func.sum(token_sum(table.c))
     ).where(table.c.priced == false())
-    if query.start is not None:
-        statement = statement.where(table.c.timestamp >= query.start)
-    if query.end is not None:
-        statement = statement.where(table.c.timestamp < query.end)
+    if periods is None:
+        statement = statement.where(*_bounds(table.c.timestamp, query.start, query.end))
+    elif periods:
+        statement = statement.where(
+            or_(*(and_(true(), *_bounds(table.c.timestamp, *period)) for period in periods))
+        )
+    else:
+        statement = statement.where(false())
     statement = statement.where(*group_filters(session, query)(table.c))
 
     rows = session.execute(statement.group_by(table.c.tool, table.c.model)).all()
@@ -56,11 +89,21 @@ def unpriced_models(session: Session, query: ReportQuery) -> list[UnpricedModel]
             model=model,
             requests=requests,
             tokens=int(tokens or 0),
-            fix=unpriced_fix(model),
+            fix=unpriced_fix(model) + (REANALYZE if analyzed and model else ""),
         )
         for tool, model, requests, tokens in rows
     ]
     return sorted(found, key=lambda item: (-item.requests, item.tool, item.model or ""))
+
+
+def _bounds(column: Any, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    """Return the conditions that put `column` in [start, end); a None bound is left open."""
+    bounds = []
+    if start is not None:
+        bounds.append(column >= start)
+    if end is not None:
+        bounds.append(column < end)
+    return bounds
 
 
 def unpriced_warnings(models: list[UnpricedModel]) -> list[str]:

@@ -15,6 +15,8 @@ Verdicts, with thresholds from `ReportSettings`:
   `keep_cost_ratio` times the organisation's for the same type of work. A tool with decided
   tasks but no such type is cut instead, since there is nothing to scope it to; a tool whose
   tasks are all pending stays scope, with no type named, until they are decided.
+
+Requests of unpriced models in the period are named beside the verdicts, since they count at $0.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from headstart.ledger.reports.query import ReportQuery
 from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import filter_outcomes
+from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
 
 
 class Verdict(StrEnum):
@@ -64,7 +67,7 @@ class ToolVerdict(BaseModel):
     warning: str | None = None
 
 
-class VerdictReport(BaseModel):
+class VerdictReport(UnpricedNotice):
     query: ReportQuery
     organisation: UsageStats
     tools: list[ToolVerdict]
@@ -156,7 +159,13 @@ def verdict_report(
         (_stats(model[0], cells) for model, cells in by_model.items()),
         key=lambda stats: (-stats.cost, stats.key),
     )
-    return VerdictReport(query=query, organisation=organisation, tools=verdicts, models=models)
+    return VerdictReport(
+        query=query,
+        organisation=organisation,
+        tools=verdicts,
+        models=models,
+        **unpriced_notice(session, query, analyzed=True),
+    )
 
 
 def _ratio(stats: UsageStats, reference: UsageStats | None) -> float | None:
