@@ -114,16 +114,21 @@ def _write_batch(
     rows = UsageRows(engineer_ids, team_ids, team_names, session_ids, utcnow())
     inserted, stored = write_rows(session, events, results, rows)
 
+    # Counted here and added once: the report is a pydantic model, slow to update per event.
+    changed = updated = 0
     for event, result in zip(events, results, strict=True):
         if event.dedup_key in inserted:
-            report.inserted += 1
+            changed += 1
         elif event.dedup_key in stored and changes_row(event, stored[event.dedup_key]):
-            report.updated += 1
+            changed += 1
+            updated += 1
         else:
-            report.duplicates += 1
             continue
-        if not result.priced:
+        if result.cost is None:
             report.count_unpriced(event.model)
+    report.inserted += changed - updated
+    report.updated += updated
+    report.duplicates += len(events) - changed
 
     report.brief_links += _link_briefs(session, events, session_ids)
 

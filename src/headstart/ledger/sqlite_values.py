@@ -27,5 +27,5 @@ def utc_text(value: datetime | None) -> str | None:
         value = value.replace(tzinfo=UTC)
     elif value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    text = value.replace(tzinfo=None).isoformat(" ")
-    return text if value.microsecond else f"{text}.000000"
+    # Without its "+00:00".
+    return value.isoformat(" ", "microseconds")[:-6]

@@ -18,7 +18,12 @@ from headstart.ledger.events import TOKEN_FIELDS, UsageEvent
 from headstart.ledger.report import IngestReport
 from headstart.ledger.sources.built import build_event
 from headstart.ledger.sources.cursors import FileCursor
-from headstart.ledger.sources.failures import add_failures, failed_results, remember_calls
+from headstart.ledger.sources.failures import (
+    MAX_CALLS,
+    add_failures,
+    call_fingerprint,
+    failed_results,
+)
 from headstart.ledger.sources.lines import BRIEF_ID_PATTERN, json_lines
 from headstart.ledger.sources.values import count, invalid_count, parse_time
 
@@ -86,8 +91,7 @@ def read(cursor: FileCursor, report: IngestReport) -> Iterator[UsageEvent]:
         if not isinstance(message, dict):
             report.skip("assistant line without a message object", where)
             continue
-        _remember_mcp_calls(message, pending_tools)
-        remember_calls(message.get("content"), calls)
+        _remember_tool_uses(message.get("content"), pending_tools, calls)
 
         if held is not None and not pending_briefs and _adds_nothing(line, message, held):
             merged += 1
@@ -193,7 +197,7 @@ def _may_matter(raw: bytes, tools_pending: bool) -> bool:
     """
     if b'"usage"' in raw or (tools_pending and b'"tool_result"' in raw):
         return True
-    if b'"is_error":true' in raw or b'"is_error": true' in raw:
+    if b'"is_error":' in raw and (b'"is_error":true' in raw or b'"is_error": true' in raw):
         return True  # a failed tool call, counted for loop detection
     if not (raw.startswith(b"{") and raw.endswith(b"}")):
         return True  # corrupt or odd: let the parser report it
@@ -207,6 +211,13 @@ _USAGE_COUNTS = (
     "cache_creation_input_tokens",
     "output_tokens",
 )
+
+
+def _counts_to_check(usage: dict[str, Any], by_ttl: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Return the (name, value) of each token count that is not a plain non-negative int."""
+    pairs = [(key, usage.get(key)) for key in _USAGE_COUNTS]
+    pairs.extend(by_ttl.items())
+    return [(name, value) for name, value in pairs if type(value) is not int or value < 0]
 
 
 def _event_fields(
@@ -240,7 +251,7 @@ def _event_fields(
         return None
 
     by_ttl = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
-    for name, value in (*((key, usage.get(key)) for key in _USAGE_COUNTS), *by_ttl.items()):
+    for name, value in _counts_to_check(usage, by_ttl):
         if name.endswith("_tokens") and invalid_count(value):
             # Counting it as 0 would under-count the request without a trace.
             report.skip(f"invalid token count {value!r} in usage.{name}", where)
@@ -291,17 +302,24 @@ def _event_fields(
     }
 
 
-def _remember_mcp_calls(message: dict[str, Any], pending: dict[str, str]) -> None:
-    content = message.get("content")
+def _remember_tool_uses(content: Any, mcp_calls: dict[str, str], calls: dict[str, str]) -> None:
+    """Record each tool_use block of an assistant message's content.
+
+    `calls` gets every call's fingerprint, to match a failed result to its call, and `mcp_calls`
+    the name of each MCP tool called, whose result may carry a brief id.
+    """
     if not isinstance(content, list):
         return
     for block in content:
-        if isinstance(block, dict) and block.get("type") == "tool_use":
-            name = block.get("name")
-            if isinstance(name, str) and MCP_TOOL.match(name) and block.get("id"):
-                pending[str(block["id"])] = name
-    while len(pending) > MAX_PENDING_TOOL_USES:
-        pending.pop(next(iter(pending)))
+        if not isinstance(block, dict) or block.get("type") != "tool_use" or not block.get("id"):
+            continue
+        call_id, name = str(block["id"]), block.get("name")
+        calls[call_id] = call_fingerprint(str(name), block.get("input"))
+        if isinstance(name, str) and MCP_TOOL.match(name):
+            mcp_calls[call_id] = name
+    for remembered, limit in ((calls, MAX_CALLS), (mcp_calls, MAX_PENDING_TOOL_USES)):
+        while len(remembered) > limit:
+            remembered.pop(next(iter(remembered)))
 
 
 def _briefs_from_results(line: dict[str, Any], pending: dict[str, str]) -> list[str]:

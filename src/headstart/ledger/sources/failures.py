@@ -36,17 +36,6 @@ def error_fingerprint(text: str) -> str:
     return _digest(_DIGITS.sub("#", first).encode())
 
 
-def remember_calls(content: Any, calls: dict[str, str]) -> None:
-    """Record the fingerprint of every tool_use block in an assistant message's content."""
-    if not isinstance(content, list):
-        return
-    for block in content:
-        if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("id"):
-            calls[str(block["id"])] = call_fingerprint(str(block.get("name")), block.get("input"))
-    while len(calls) > MAX_CALLS:
-        calls.pop(next(iter(calls)))
-
-
 def failed_results(content: Any, calls: dict[str, str], text_of: Any) -> list[tuple[str, str]]:
     """Return (call fingerprint, error fingerprint) of each tool_result marked as an error."""
     if not isinstance(content, list):

@@ -52,6 +52,12 @@ def money(value: Any) -> Decimal | None:
 
 def parse_time(value: Any) -> datetime | None:
     """Parse ISO 8601 text or epoch seconds/milliseconds into an aware UTC datetime."""
+    if type(value) is str and value[-1:] == "Z":
+        # Claude Code's and Codex's form, parsed once or twice per line of their logs.
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10_000_000_000 else value
         return datetime.fromtimestamp(seconds, UTC)
