@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import logging
 import sys
@@ -71,6 +73,11 @@ def _named_command(arguments: list[str]) -> str | None:
 
 def main() -> None:
     """Run the CLI; Headstart's own errors print one clear line and exit non-zero."""
+    # On the way out, the interpreter runs the collector over every object still alive, the
+    # imported modules included. Frozen, they are left to the operating system: that took 0.13 s
+    # of a 2.3 s `headstart ledger ingest`. Files and connections are closed before then.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     # Importing a command's modules makes many objects and little garbage. Collecting meanwhile
     # took 40 ms of the 330 ms that `headstart ledger` spends importing.
     with collector_off():
