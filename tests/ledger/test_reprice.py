@@ -13,6 +13,7 @@ from headstart.cli.ledger import ledger_app
 from headstart.ledger.db import Ledger
 from headstart.ledger.ingest import record_events
 from headstart.ledger.pricing import PriceBook
+from headstart.ledger.reports import ReportSettings, analyze_outcomes
 from headstart.ledger.reports.budgets import budget_report
 from headstart.ledger.reports.efficiency import efficiency_report
 from headstart.ledger.reports.query import ReportQuery
@@ -159,3 +160,26 @@ def test_cli_reprice(tmp_path: Path, prices: PriceBook) -> None:
     assert missing.exit_code != 0
     assert "no ledger at" in str(missing.exception)
     assert not (tmp_path / "no.db").exists()
+
+
+def test_reprice_says_when_analyzed_outcomes_hold_old_costs(
+    ledger: Ledger, prices: PriceBook, tmp_path: Path
+) -> None:
+    record_events(ledger, unpriced_and_priced(), prices=prices, teams=TeamMap())
+    new_prices = price_book(tmp_path, ILLUSTRATIVE_PRICES + NEW_MODEL)
+    url = str(ledger.engine.url)
+
+    before_analysis = reprice(ledger, prices)
+    with ledger.session() as session:
+        analyze_outcomes(session, settings=ReportSettings(), now=datetime(2026, 12, 1, tzinfo=UTC))
+    after_analysis = CliRunner().invoke(
+        ledger_app, ["reprice", "--database", url, "--prices", str(tmp_path / "prices.toml")]
+    )
+    nothing_changed = reprice(ledger, new_prices)
+
+    assert before_analysis.changed == 0
+    assert not before_analysis.outcomes_stale
+    assert after_analysis.exit_code == 0, after_analysis.output
+    assert "priced 1 request again: 1 changed" in after_analysis.output
+    assert "run it again to update them" in after_analysis.output
+    assert not nothing_changed.outcomes_stale

@@ -308,6 +308,11 @@ def reprice_command(
         typer.echo(
             f"still unpriced: {models}; {unpriced_fix(next(iter(report.unpriced_models)) or None)}"
         )
+    if report.outcomes_stale:
+        typer.echo(
+            "the verdict and before/after reports read the costs `headstart report analyze` "
+            "stored; run it again to update them"
+        )
 
 
 @ledger_app.command("summary")

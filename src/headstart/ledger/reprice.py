@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, false, select, update
 
 from headstart.ledger.db import Ledger
 from headstart.ledger.events import UsageEvent
-from headstart.ledger.models import UsageRecord, to_nanos, utcnow
+from headstart.ledger.models import UsageRecord, WorkOutcome, to_nanos, utcnow
 from headstart.ledger.pricing import PriceBook, PriceResult
 from headstart.ledger.usage_rows import with_priced_as
 
@@ -37,6 +37,13 @@ class RepriceReport(BaseModel):
     newly_priced: int = Field(default=0, description="Requests unpriced before, priced now.")
     unpriced_models: dict[str, int] = Field(
         default_factory=dict, description="Requests still unpriced, per model ('' for none)."
+    )
+    outcomes_stale: bool = Field(
+        default=False,
+        description=(
+            "Costs changed while `headstart report analyze` had stored outcomes: the verdict "
+            "and before/after reports read their costs from those until it runs again."
+        ),
     )
 
 
@@ -80,6 +87,11 @@ def reprice(ledger: Ledger, prices: PriceBook, *, everything: bool = False) -> R
         report.changed += len(updates)
 
     report.unpriced_models = dict(still_unpriced.most_common())
+    if report.changed:
+        with ledger.session() as session:
+            report.outcomes_stale = (
+                session.execute(select(WorkOutcome.id).limit(1)).first() is not None
+            )
     logger.info(
         "priced %d requests again: %d changed, %d newly priced",
         report.examined,
