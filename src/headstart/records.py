@@ -120,7 +120,8 @@ _FIX_SUBJECT = re.compile(
 # Fixes of wording, style, type hints or docs repair no behaviour, and dependency bumps and
 # release commits change no code of the repository, so none is a bug fix, even when it closes an
 # issue: "fix typo", "Fix lint", "fix typing", "docs: fix broken link", "fix(deps): update qs",
-# "fix: bump qs", "deps: cookie@0.6.0", "5.0.0".
+# "fix: bump qs", "deps: cookie@0.6.0", "5.0.0". Nor are linter and review rounds: "fix: New
+# clippy warnings", "Fixes for tmccombs review comments.", "Fix compiler warnings".
 _NOT_A_BUG_FIX = re.compile(
     r"^(?:docs?|style|chore|ci|build|deps?)(?:\([^)]*\))?!?:"
     r"|^\w+\s*\([^)]*deps\b[^)]*\)"
@@ -131,21 +132,63 @@ _NOT_A_BUG_FIX = re.compile(
     r"|\bfix(?:e[sd])?\s+(?:(?:a|the|some|several|minor|small|more|all|broken|dead)\s+)*"
     r"(?:typos?|spelling|grammar|wording|whitespace|formatting|format|lint(?:ing)?|links?"
     r"|comments?|docs?|documentation|docstrings?|readme|changelog|indentation|style|typing"
-    r"|type hints?|annotations?|mypy|pyright|flake8|ruff|pre-commit)\b",
+    r"|type hints?|annotations?|mypy|pyright|flake8|ruff|pre-commit)\b"
+    r"|\bclippy\b"
+    r"|\b(?:lint(?:er)?|compiler|rustc|gcc|clang|eslint|pylint)\s+warnings?\b"
+    r"|\b(?:review|pr)\s+(?:comments?|feedback|remarks|suggestions|notes)\b|\bcode\s+review\b",
+    re.IGNORECASE,
+)
+
+# A subject that starts with a feature verb adds something: "Add hyperlink support", "cli: allow
+# empty names", "feat(router): …". Closing an issue does not make it a fix, because a feature
+# request is an issue too. Only a subject naming a fix, bug, crash or regression does.
+_FEATURE_SUBJECT = re.compile(
+    r"^(?:feat(?:ure)?(?:\([^)]*\))?!?:"
+    r"|(?:[\w\s()/.,-]{0,40}:\s*)?(?:add(?:s|ed|ing)?|implement(?:s|ed|ing)?|support(?:s|ed|ing)?"
+    r"|introduc(?:e[sd]?|ing)|allow(?:s|ed|ing)?|enabl(?:e[sd]?|ing)|new)\b)",
+    re.IGNORECASE,
+)
+# GitHub's closing keywords and the issue they close ("Fixes #12", "closes owner/repo#3").
+_CLOSING = re.compile(
+    r"\b(?P<keyword>close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+(?:[\w.\-]+/[\w.\-]+)?#\d+",
+    re.IGNORECASE,
+)
+# "Closes #12" and "Resolves #12" close feature requests as often as bugs, so they make a fix only
+# when the subject names something broken or kept from breaking ("Do not hang on …", "Restore …").
+_NAMES_FAULT = re.compile(
+    r"\b(?:fix(?:e[sd]|ing)?|bug-?fix(?:es)?|hotfix|bugs?|buggy|crash(?:es|ed|ing)?|errors?"
+    r"|exceptions?|regress(?:ions?|ed)?|broken|wrong(?:ly)?|incorrect(?:ly)?|fail(?:s|ed|ing|ures?)?"
+    r"|deadlocks?|hang(?:s|ing)?|leak(?:s|ing)?|race|panic(?:s|ked)?|segfaults?|corrupt(?:s|ed|ion)?"
+    r"|do(?:es)?\s+not|don'?t|doesn'?t|never|prevent(?:s|ed|ing)?|avoid(?:s|ed|ing)?|restor(?:e[sd]?|ing))\b",
     re.IGNORECASE,
 )
 
 
-def is_fix_commit(title: str, link_kinds: Iterable[str]) -> bool:
-    """Tell whether a commit fixed a bug: it links an issue or commit it fixes, or its subject names a fix.
+def is_fix_commit(title: str, link_kinds: Iterable[str], body: str | None = None) -> bool:
+    """Tell whether a commit fixed a bug, from its subject, the links of its message and its body.
 
-    A fix of wording, style, type hints or docs, or a dependency bump (`_NOT_A_BUG_FIX`), is not
-    one, whatever it links.
+    It is one when its subject names a fix (`_FIX_SUBJECT`), when it carries a "Fixes: <sha>"
+    trailer, or when it fixes an issue: "fixes #12" in the subject or body, or "closes #12" or
+    "resolves #12" with a subject naming a fault (`_NAMES_FAULT`). A subject starting with a
+    feature verb (`_FEATURE_SUBJECT`) makes it no fix, whatever it closes, unless the subject also
+    names a fix, bug, crash or regression. A fix of wording, style, type hints or docs, a linter
+    or review round, or a dependency bump (`_NOT_A_BUG_FIX`), is not one, whatever it links.
+
+    Without the body (`None`, as when indexing), an issue link counts as a fix, because the
+    keyword that made it is unknown. Callers that have the body pass it.
     """
     if _NOT_A_BUG_FIX.search(title):
         return False
+    subject = _CLOSING.sub("", title)
+    if _FEATURE_SUBJECT.search(title):
+        return bool(_FIX_SUBJECT.search(subject)) and not title.lower().startswith("revert")
     kinds = set(link_kinds)
-    if kinds & {LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value}:
+    if LinkKind.FIXES_COMMIT.value in kinds:
+        return True
+    keywords = {match["keyword"].lower()[:3] for match in _CLOSING.finditer(f"{title}\n{body or ''}")}
+    if "fix" in keywords or (LinkKind.FIXES.value in kinds and body is None):
+        return True
+    if (keywords or LinkKind.FIXES.value in kinds) and _NAMES_FAULT.search(subject):
         return True
     return bool(_FIX_SUBJECT.search(title)) and not title.lower().startswith("revert")
 
@@ -166,19 +209,43 @@ def is_test_file(path: str) -> bool:
 
 
 # Changelogs, release notes and news fragments: most changes touch them, so their history tells
-# little about any one change.
+# little about any one change. A changelog is a text file with a changelog name (CHANGES,
+# HISTORY.md, NEWS.rst, whatsnew.rst) or a file in a folder of news fragments. Code and data
+# files are not changelogs, whatever their name or folder (`context/history.py`,
+# `lib/history.js`, `news/models.py`).
 _CHANGELOG_STEMS = {
     "changes", "changelog", "history", "news", "releasenotes", "release-notes", "release_notes",
     "whatsnew", "whats-new", "whats_new",
 }
-_CHANGELOG_FOLDERS = {
-    "changelog.d", "changes", "changelog", "changelogs", "newsfragments", "news", ".changeset",
-    "release-notes", "releasenotes",
+_TEXT_SUFFIXES = {
+    "", ".md", ".markdown", ".mdx", ".rst", ".txt", ".adoc", ".asciidoc", ".org", ".rdoc", ".textile",
+}
+# Folders that hold nothing but fragments, whatever their suffix ("changelog.d/123.bugfix").
+_FRAGMENT_FOLDERS = {"changelog.d", "changes.d", "news.d", "newsfragments", ".changeset"}
+# Folders whose name may also be an app or a package ("news/models.py"): only text files and
+# towncrier-style fragments ("changes/1234.bugfix", "news/5.feature.md") count there.
+_NOTES_FOLDERS = {
+    "changes", "changelog", "changelogs", "news", "release-notes", "releasenotes", "release_notes",
+    "whatsnew", "whats-new", "whats_new",
+}
+_FRAGMENT_TYPES = {
+    ".feature", ".features", ".bugfix", ".bugfixes", ".bug", ".fix", ".fixed", ".doc", ".docs",
+    ".removal", ".removed", ".deprecation", ".deprecated", ".misc", ".trivial", ".vendor",
+    ".process", ".packaging", ".added", ".changed", ".security", ".breaking", ".internal",
+    ".improvement", ".performance", ".contrib",
 }
 
 
 def is_changelog(path: str) -> bool:
     """Tell whether a path is a changelog, release notes or a news fragment."""
     parts = PurePosixPath(path.lower()).parts
-    stem = parts[-1].split(".", 1)[0]
-    return stem in _CHANGELOG_STEMS or any(part in _CHANGELOG_FOLDERS for part in parts[:-1])
+    if not parts:
+        return False
+    name, folders = parts[-1], parts[:-1]
+    suffix = PurePosixPath(name).suffix
+    if name.split(".", 1)[0] in _CHANGELOG_STEMS and suffix in _TEXT_SUFFIXES:
+        return True
+    if any(folder in _FRAGMENT_FOLDERS for folder in folders):
+        return True
+    fragment = suffix in _FRAGMENT_TYPES or (suffix in _TEXT_SUFFIXES and suffix != "")
+    return fragment and any(folder in _NOTES_FOLDERS for folder in folders)

@@ -25,7 +25,8 @@ class Thresholds:
 
 
 def is_fix(change: Change) -> bool:
-    return is_fix_commit(change.title, (kind for kind, _ in change.links))
+    """Tell whether a change fixed a bug, reading its body too, which indexing does not pass."""
+    return is_fix_commit(change.title, (kind for kind, _ in change.links), change.body)
 
 
 def is_revert(change: Change) -> bool:
