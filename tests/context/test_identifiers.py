@@ -16,6 +16,11 @@ from headstart.context.identifiers import IdentifierIndex, task_identifiers
         ("handle maxAge in res.cookie", ["res", "cookie", "maxAge"]),
         ("fix the cookie parser for empty values", []),
         ("bump to 2.3.1", []),
+        (
+            "--changed-within should accept 'yesterday'; see --max-depth and -x",
+            ["changed_within", "max_depth"],
+        ),
+        ("add a --verbose flag, and a well-known x--y-z", []),
     ],
 )
 def test_task_identifiers_read_as_code(text: str, expected: list[str]) -> None:

@@ -3,7 +3,9 @@
 The task "Allow Response subclasses to set default_mimetype as None" names
 `default_mimetype`, and the files that contain that name are where the change goes, even when
 their history never used the words. Only names that read as code count: in backticks, with an
-inner underscore or capital, or joined by dots. Plain words are the lexical ranking's job.
+inner underscore or capital, or joined by dots. A command-line flag such as `--changed-within`
+stands for the name `changed_within`, which is how code that parses it usually spells it.
+Plain words are the lexical ranking's job.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BACKTICKED = re.compile(r"`([^`\n]{1,200})`")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _INNER_CAPITAL = re.compile(r"[a-z0-9][A-Z]")
+# A long option of two words or more: --changed-within, --no-ignore-vcs.
+_LONG_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)+)\b")
 MIN_LENGTH = 3
 # A name found in more than this share of the files points nowhere in particular.
 MAX_FILE_SHARE = 0.2
@@ -34,6 +38,8 @@ def task_identifiers(text: str) -> list[str]:
     for name in _IDENTIFIER.findall(text):
         if "_" in name.strip("_") or _INNER_CAPITAL.search(name):
             found.setdefault(name, None)
+    for flag in _LONG_FLAG.findall(text):
+        found.setdefault(flag.replace("-", "_"), None)
     return [name for name in found if len(name) >= MIN_LENGTH and not name.isdigit()]
 
 
