@@ -12,12 +12,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pygit2
+
 from headstart.config import Settings
 from headstart.context.brief import build_brief
 from headstart.context.guardrails import check_change
 from headstart.context.history import HistoryCache
 from headstart.context.lookup import file_history, search_history
 from headstart.context.models import Brief, CheckResult, HistoryPage
+from headstart.context.paths import RepositoryFiles, resolve_files
 from headstart.context.signals import Thresholds
 from headstart.errors import IndexNotFoundError, InputError, NotARepositoryError
 from headstart.indexers.freshness import check_freshness
@@ -123,17 +126,20 @@ class Headstart:
         max_tokens: int | None = None,
         output: str = "markdown",
         refresh: bool = True,
+        cwd: Path | None = None,
     ) -> Brief:
+        """Brief on `task`; `files` are relative to the repository's root, to `cwd`, or absolute."""
         if not task.strip():
             raise InputError("the task is empty; describe the change, e.g. 'add retry to the HTTP client'")
         name, path = self.resolve_repo(repo)
         freshness = self.freshness(name, path, refresh)
+        anchors = self._resolve_files(name, path, files, cwd=cwd)
         return build_brief(
             self.store,
             self.cache,
             name,
             task,
-            files=files,
+            files=anchors,
             max_tokens=max_tokens or self.settings.max_tokens,
             freshness=freshness,
             output=output,
@@ -170,9 +176,80 @@ class Headstart:
         name, _ = self.resolve_repo(repo)
         return search_history(self.store, self.cache, name, query, kind=kind, limit=limit, offset=offset)
 
-    def file_history(self, path: str, *, repo: str | None = None, limit: int = 10, offset: int = 0) -> HistoryPage:
-        name, _ = self.resolve_repo(repo)
+    def file_history(
+        self, path: str, *, repo: str | None = None, limit: int = 10, offset: int = 0, cwd: Path | None = None
+    ) -> HistoryPage:
+        """List a file's changes; `path` is relative to the repository's root, to `cwd`, or absolute."""
+        name, root = self.resolve_repo(repo)
+        [path] = self._resolve_files(name, root, [path], cwd=cwd, history=True)
         return file_history(self.store, self.cache, name, path, limit=limit, offset=offset)
+
+    def resolve_files(self, files: Sequence[str], *, repo: str | None = None, cwd: Path | None = None) -> list[str]:
+        """Turn files given by a user into paths relative to the repository's root.
+
+        Each may be relative to the root, relative to `cwd` (the CLI's current folder), or absolute,
+        and must be a file at the indexed head or in the working tree; InputError names one that is not.
+        """
+        if not files:
+            return []
+        name, path = self.resolve_repo(repo)
+        return self._resolve_files(name, path, files, cwd=cwd)
+
+    def _resolve_files(
+        self, name: str, path: Path | None, files: Sequence[str], *, cwd: Path | None, history: bool = False
+    ) -> list[str]:
+        if not files:
+            return []
+        view = self.cache.get(name)
+        tree = _working_tree(path)
+        head = view.head_files
+
+        def lookup(relative: str) -> str | None:
+            if head is not None and relative in head:
+                return relative
+            if tree is not None and tree.has(relative):
+                return relative
+            if relative in view.aliases:
+                return view.aliases[relative]
+            if history and relative in view.by_file:
+                return relative  # deleted since, but its history is still indexed
+            # Without a list of head files or a working tree, nothing separates a file from a typo.
+            return relative if head is None and tree is None else None
+
+        resolved = resolve_files(
+            files, RepositoryFiles(name, tree.root if tree else None, lookup, history=history), cwd
+        )
+        for relative in resolved:
+            if head is not None and relative not in head and relative not in view.by_file:
+                logger.info("%s is not at the indexed head of %s (a new file?); it has no history yet", relative, name)
+        return resolved
+
+
+class _WorkingTree:
+    """The working tree of a repository on this machine, to accept files not committed yet."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self.root = Path(repo.workdir).resolve()
+
+    def has(self, relative: str) -> bool:
+        """Tell whether the working tree has this file, tracked or new, but not ignored by git."""
+        if relative.split("/", 1)[0] in (".git", ".", "..") or not (self.root / relative).is_file():
+            return False
+        return relative in self.repo.index or not self.repo.path_is_ignored(relative)
+
+
+def _working_tree(path: Path | None) -> _WorkingTree | None:
+    """Open the working tree that contains `path`, or return None when this machine has none."""
+    if path is None or not path.exists():
+        return None
+    try:
+        found = pygit2.discover_repository(str(path.resolve()))
+        repo = pygit2.Repository(found) if found else None
+    except pygit2.GitError as exc:
+        logger.debug("no working tree at %s: %s", path, exc)
+        return None
+    return _WorkingTree(repo) if repo is not None and not repo.is_bare else None
 
 
 def _caught_up_message(stale: Freshness, indexed: int) -> str:

@@ -15,10 +15,17 @@ from headstart.service import Headstart
 @app.command()
 def brief(
     task: str = typer.Argument(..., help="The task, in a sentence or a paragraph."),
-    files: list[Path] = typer.Option([], "--file", "-f", help="A file the task starts from (repeatable)."),
+    files: list[str] = typer.Option(
+        [],
+        "--file",
+        "-f",
+        metavar="<path>",
+        help="A file the task starts from (repeatable): relative to the repository's root or the "
+        "current folder, or absolute.",
+    ),
     repo: str | None = typer.Option(None, "--repo", help="Repository path or indexed name [default: current]."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (schema in docs/brief-schema.md)."),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", min=100, help="Token budget [default: 1500]."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=100, metavar="<int>", help="Token budget [default: 1500]."),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="Do not catch a stale index up first."),
     db: str | None = DbOption,
     model: str | None = ModelOption,
@@ -33,9 +40,10 @@ def brief(
     result = Headstart(settings).brief(
         task,
         repo=repo,
-        files=[path.as_posix() for path in files],
+        files=files,
         max_tokens=max_tokens,
         output=output,
         refresh=not no_refresh,
+        cwd=Path.cwd(),
     )
     typer.echo(render(result, output), nl=False)

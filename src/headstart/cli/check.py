@@ -25,8 +25,14 @@ class CheckFormat(StrEnum):
 
 @app.command()
 def check(
-    paths_given: list[str] = typer.Argument(None, metavar="[FILES]...", help="Files the change touches."),
-    files: list[str] = typer.Option([], "--file", "-f", help="A file the change touches (repeatable)."),
+    paths_given: list[str] = typer.Argument(
+        None,
+        metavar="FILES",
+        help="Files the change touches: relative to the repository's root or the current folder, or absolute.",
+    ),
+    files: list[str] = typer.Option(
+        [], "--file", "-f", metavar="<path>", help="A file the change touches (repeatable), as FILES."
+    ),
     diff: Path | None = typer.Option(None, "--diff", help="A unified diff to check; '-' reads standard input."),
     base: str = typer.Option("HEAD", "--base", help="Without --file or --diff: check the working tree against this revision."),
     repo: Path = typer.Option(
@@ -35,8 +41,8 @@ def check(
     task: str = typer.Option("", "--task", help="What the change is for; picks the relevant rules."),
     output: CheckFormat = typer.Option(CheckFormat.TEXT, "--format", help="Output format."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when the change leaves out a file that must change with it (a high-priority co-change)."),
-    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many items (paging)."),
-    limit: int = typer.Option(50, "--limit", min=1, help="Items per page."),
+    offset: int = typer.Option(0, "--offset", min=0, metavar="<int>", help="Skip this many items (paging)."),
+    limit: int = typer.Option(50, "--limit", min=1, metavar="<int>", help="Items per page."),
     no_refresh: bool = typer.Option(False, "--no-refresh", help="Do not catch a stale index up first."),
     db: str | None = DbOption,
     model: str | None = ModelOption,
@@ -61,6 +67,10 @@ def check(
     service = Headstart(settings)
     name, path = service.resolve_repo(str(repo))
     service.freshness(name, path, refresh=not no_refresh)
+    if diff is None and (files or paths_given):
+        # A user typed these, so they may be relative to the current folder. Paths from a diff or
+        # the working tree are already relative to the root.
+        paths = service.resolve_files(paths, repo=str(repo), cwd=Path.cwd())
     result = service.check(paths, repo=name, task=task, limit=limit, offset=offset)
     typer.echo(RENDERERS[output.value](result), nl=False)
     if strict and result.unmet_high_priority:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from headstart.cli.app import app
@@ -15,13 +17,16 @@ from headstart.text import counted
 
 @app.command()
 def history(
-    path: str = typer.Argument(..., help="The file, relative to the repository's root."),
+    path: str = typer.Argument(
+        ...,
+        help="The file: relative to the repository's root or the current folder, or absolute.",
+    ),
     repo: str | None = typer.Option(
         None, "--repo", help="Repository path or indexed name [default: current]."
     ),
-    limit: int = typer.Option(10, "--limit", min=1, max=100, help="Changes per page."),
+    limit: int = typer.Option(10, "--limit", min=1, max=100, metavar="<int>", help="Changes per page."),
     offset: int = typer.Option(
-        0, "--offset", min=0, help="Changes to skip: the next page's offset."
+        0, "--offset", min=0, metavar="<int>", help="Changes to skip: the next page's offset."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the page as JSON."),
     db: str | None = DbOption,
@@ -35,11 +40,15 @@ def history(
     Example: headstart history src/flask/sessions.py --repo ~/src/flask
     """
     settings = setup(db, model, verbose)
-    page = Headstart(settings).file_history(path, repo=repo, limit=limit, offset=offset)
+    page = Headstart(settings).file_history(
+        path, repo=repo, limit=limit, offset=offset, cwd=Path.cwd()
+    )
     if not page.items and page.path_exists is False and offset == 0:
+        # The path is a file of the working tree that no indexed commit changed.
         raise InputError(
-            f"{path!r} has no history in {page.repo} and no file at its indexed head has that "
-            "name; give the path relative to the repository's root"
+            f"{page.path!r} has no history in {page.repo} yet: it is in the working tree but not "
+            "at the indexed head (a new file, or one committed since); commit it, then run "
+            "`headstart index`"
         )
     if as_json:
         typer.echo(page.model_dump_json(indent=2))

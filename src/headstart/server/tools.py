@@ -11,6 +11,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from importlib.metadata import version
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
@@ -125,7 +126,13 @@ def build_server(
     Headstart and ledger of an HTTP app.
     """
     services = services or Services(settings, headstart, repo=repo)
-    server = MCPServer(name="headstart", instructions=INSTRUCTIONS, log_level="WARNING")
+    server = MCPServer(
+        name="headstart",
+        # The version that `headstart --version` prints.
+        version=version("headstart"),
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+    )
 
     def tool(**options: Any) -> Callable[[ToolFunction], ToolFunction]:
         # Docstrings are indented in the source; clients show the description as it is sent.
@@ -144,7 +151,10 @@ def build_server(
         ],
         files: Annotated[
             list[str] | None,
-            Field(description="Files the task starts from, relative to the repository root."),
+            Field(
+                description="Files the task starts from, relative to the repository root "
+                "(or absolute, inside it); a path that is no file of it is an error."
+            ),
         ] = None,
         max_tokens: BriefTokens = None,
         repo: Repo = None,
@@ -196,7 +206,11 @@ def build_server(
     @tool(title="History of a file", annotations=READ_ONLY)
     def get_file_history(
         path: Annotated[
-            str, Field(min_length=1, description="File path relative to the repository root.")
+            str,
+            Field(
+                min_length=1,
+                description="File path relative to the repository root (or absolute, inside it).",
+            ),
         ],
         limit: Limit = 10,
         offset: Offset = 0,
@@ -216,7 +230,10 @@ def build_server(
     def check_guardrails(
         files: Annotated[
             list[str] | None,
-            Field(description="Files the change touches, relative to the repository root."),
+            Field(
+                description="Files the change touches, relative to the repository root "
+                "(or absolute, inside it); a path that is no file of it is an error."
+            ),
         ] = None,
         diff: Annotated[
             str | None, Field(description="A unified diff of the change, as `git diff` prints it.")
@@ -233,7 +250,8 @@ def build_server(
 
         Pass `files` or `diff`. `unmet_high_priority` counts what the change should still do."""
         try:
-            paths = [path.replace("\\", "/") for path in files or []]
+            # Named files must be files of the repository. A diff's paths are used as they are.
+            paths = services.headstart.resolve_files(files or [], repo=services.repo(repo))
             if diff:
                 paths += [path for path in files_in_diff(diff) if path not in paths]
             result = services.headstart.check(
