@@ -75,3 +75,18 @@ def test_progress_on_stderr(git_repo, tmp_path: Path) -> None:
 
     assert again.returncode == 0, again.stderr
     assert "indexed 0 new commits" in again.stdout
+
+
+def test_file_instead_of_folder(git_repo, tmp_path: Path) -> None:
+    git_repo.commit("Add the manifest", {"Cargo.toml": "[package]\n"})
+    manifest = git_repo.path / "Cargo.toml"
+    store = tmp_path / "store"
+
+    result = headstart("index", str(manifest), "--db", str(store))
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: {str(manifest)!r} is a file, not a folder; pass the repository's folder: "
+        f"`headstart index {git_repo.path}`\n"
+    )
+    assert not store.exists()

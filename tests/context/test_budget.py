@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from headstart.context.models import Brief, Guardrail, LikelyFile
-from headstart.context.render import fit_to_budget
+from headstart.context.render import fit_to_budget, render_markdown
 from headstart.records import Freshness
 
 FILES = [f"src/module_{name}.py" for name in "abcde"]
@@ -82,3 +82,15 @@ def test_budget_cut_keeps_guardrails_naming_listed_file(output: str) -> None:
     assert messages == ["module d changes with a"]
     assert brief.omitted["likely_files"] == 2
     assert brief.omitted["guardrails"] == 3
+
+
+def test_left_out_note_wording() -> None:
+    brief = make_brief(1500)
+    brief.omitted = {"co_changes": 10, "fixes_and_reverts": 1, "related": 2, "likely_files": 1}
+
+    markdown = render_markdown(brief)
+
+    assert (
+        "_Left out to fit 1500 tokens: 10 co-changes, 1 fix or revert, 2 related past changes, "
+        "1 likely file._"
+    ) in markdown

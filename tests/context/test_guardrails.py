@@ -285,3 +285,22 @@ def test_fragility_leaves_out_fixes_classified_before(git_repo, store):
     result = fragility(store, view, "app/parser.py")
 
     assert [change.key for change in result.fixes] == [real]
+
+
+def test_owners_leave_out_bots(git_repo, store, tmp_path):
+    bot = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
+    for version in range(3):
+        git_repo.commit(f"Bump serde to 1.0.{version}", {"Cargo.toml": f"serde = \"1.0.{version}\"\n"}, author=bot)
+    git_repo.commit("Add clap", {"Cargo.toml": "clap = \"4\"\n"})
+    git_repo.commit("Add regex", {"Cargo.toml": "regex = \"1\"\n"})
+    git_repo.commit("Add ignore", {"Cargo.toml": "ignore = \"0.4\"\n"}, author="Grace Hopper <grace@example.com>")
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    result = service.check(["Cargo.toml"], repo=str(git_repo.path))
+
+    assert result.owners[0].message == (
+        "ask about `Cargo.toml`: most active recently: "
+        "Ada Lovelace <ada@example.com> (2 commits), Grace Hopper <grace@example.com> (1 commit)"
+    )
+    assert result.owners[0].evidence == ["2 commits", "1 commit"]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from headstart.cli.ledger import ledger_app
 from headstart.ledger.db import alembic_config, create_ledger_engine
+from headstart.ledger.errors import LedgerInputError
 
 from .helpers import claude_line, write_jsonl
 
@@ -81,6 +82,7 @@ def test_ingest_then_summary(tmp_path: Path, prices_file: Path) -> None:
     assert "15.0000" in summary.output
     assert "claude-opus-9" in summary.output
     assert "add a price for 'claude-opus-9'" in summary.output
+    assert "claude_code claude-opus-9: 1 request, 5 tokens; fix:" in summary.output
     # Piped, as here, each row stays on one line with every column.
     opus_row = next(line for line in summary.output.splitlines() if "claude-opus-9" in line and "│" in line)
     assert opus_row.count("│") == 10
@@ -134,3 +136,33 @@ def test_ingest_with_no_logs_names_where_it_looked(tmp_path: Path) -> None:
     assert f"{home}/.claude/projects" in result.stderr
     assert f"{home}/.codex/sessions" in result.stderr
     assert "--claude-dir" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["summary"],
+        ["push", "--server", "http://127.0.0.1:9"],
+        ["assign-teams", "--teams", "{teams}"],
+    ],
+)
+def test_missing_ledger_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    teams = tmp_path / "teams.toml"
+    teams.write_text('[teams.core]\nmembers = ["ada@example.com"]\n')
+    command = [part.format(teams=teams) for part in command]
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    mistyped = tmp_path / "no-such-dir" / "ledger.sqlite3"
+
+    absolute = runner.invoke(ledger_app, [*command, "--database", f"sqlite:///{mistyped}"])
+    relative = runner.invoke(ledger_app, [*command, "--database", "sqlite:///tmp/rel.db"])
+
+    assert isinstance(absolute.exception, LedgerInputError)
+    assert f"no ledger at {str(mistyped)!r}" in str(absolute.exception)
+    assert not mistyped.parent.exists()
+    assert isinstance(relative.exception, LedgerInputError)
+    assert "no ledger at 'tmp/rel.db'" in str(relative.exception)
+    assert list(work.iterdir()) == []

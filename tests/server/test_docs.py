@@ -7,10 +7,14 @@ import re
 import tomllib
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp import Client
 from typer.testing import CliRunner
 
 from headstart.cli.app import _register, app
+from headstart.config import Settings
+from headstart.server.tools import build_server
 
 DOC = Path(__file__).parents[2] / "docs" / "mcp.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
@@ -46,3 +50,16 @@ def test_documented_options_exist() -> None:
     assert documented >= {"--http", "--host", "--port", "--repo", "--db", "--model", "-v"}
     for option in documented - {"-vv"}:
         assert option in result.output, option
+
+
+def test_tool_table_lists_every_tool(tmp_path: Path) -> None:
+    server = build_server(Settings(data_dir=tmp_path / "data"))
+
+    async def run() -> set[str]:
+        async with Client(server, mode="legacy") as client:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+    table = DOC.read_text().split("## Tools")[1].split("\n\n")[1]
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE))
+
+    assert documented == anyio.run(run)

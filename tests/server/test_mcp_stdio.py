@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import anyio
@@ -32,7 +33,8 @@ def test_stdio_tools(indexed: IndexedRepo, tmp_path: Path) -> None:
                 stdio_client(parameters, errlog=errlog) as (read, write),
                 ClientSession(read, write) as session,
             ):
-                await session.initialize()
+                initialized = await session.initialize()
+                assert initialized.server_info.version == version("headstart")
                 await check_all_tools(session, indexed.data_dir)
 
     anyio.run(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 
 import anyio
@@ -17,6 +18,16 @@ def test_build_server_opens_nothing(tmp_path: Path) -> None:
     build_server(Settings(data_dir=data_dir))
 
     assert not data_dir.exists()
+
+
+def test_server_names_its_version(tmp_path: Path) -> None:
+    server = build_server(Settings(data_dir=tmp_path / "data"))
+
+    async def run() -> str:
+        async with Client(server, mode="legacy") as client:
+            return client.server_info.version
+
+    assert anyio.run(run) == version("headstart") != ""
 
 
 def test_tool_schemas(tmp_path: Path) -> None:

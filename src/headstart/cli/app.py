@@ -41,8 +41,25 @@ COMMAND_MODULES = {
 GROUPS = ("ledger", "report")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"headstart {version('headstart')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        expose_value=False,
+        callback=_print_version,
+        help="Print Headstart's version and exit.",
+    ),
+) -> None:
     # A callback keeps the app a group when only one command is registered. Without it, Typer
     # would run that command directly and read its name as the command's first argument.
     pass
@@ -65,7 +82,12 @@ def _register(only: str | None = None) -> None:
 
 
 def _named_command(arguments: list[str]) -> str | None:
-    """Return the command or group named first on the command line, or None (then all are needed)."""
+    """Return the command or group named first on the command line, or None (then all are needed).
+
+    `--version` alone names no command, so none is registered and it answers at once.
+    """
+    if arguments == ["--version"]:
+        return "--version"
     if arguments and (arguments[0] in COMMAND_MODULES or arguments[0] in GROUPS):
         return arguments[0]
     return None

@@ -48,12 +48,12 @@ def index(
         0, "--workers", show_default=False, help="Processes that read diffs [default: one per CPU]."
     ),
     batch_size: int = typer.Option(
-        BATCH_SIZE, "--batch-size", min=1, help="Commits embedded and written per store transaction."
+        BATCH_SIZE, "--batch-size", min=1, metavar="<int>", help="Commits embedded and written per store transaction."
     ),
     github: str | None = typer.Option(None, "--github", help="Index pull requests, reviews and bugs of this GitHub repository (owner/name)."),
     gitlab: str | None = typer.Option(None, "--gitlab", help="Index merge requests, notes and bugs of this GitLab project (group/project)."),
-    imports: list[Path] = typer.Option([], "--import", help="Import a `gh … --json`, GitHub REST dump or Jira CSV/JSON file; repeatable."),
-    bug_labels: list[str] = typer.Option([], "--bug-label", help="Issue label (or Jira issue type) that marks a bug; repeatable [default: bug]."),
+    imports: list[Path] = typer.Option([], "--import", metavar="<path>", help="Import a `gh … --json`, GitHub REST dump or Jira CSV/JSON file; repeatable."),
+    bug_labels: list[str] = typer.Option([], "--bug-label", metavar="<str>", help="Issue label (or Jira issue type) that marks a bug; repeatable [default: bug]."),
     repo: str | None = typer.Option(None, "--repo", help="Repository name for imported records, as the git index names it (github.com/owner/name); needed for Jira."),
     api_url: str | None = typer.Option(None, "--api-url", help="API base URL for GitHub Enterprise (https://HOST/api/v3) or a self-managed GitLab (https://HOST)."),
     all_sources: bool = typer.Option(False, "--all", help="Index every repository and tracker listed as [[repositories]] in the config file, then print a summary."),
@@ -84,6 +84,16 @@ def index(
             raise typer.Exit(1)
         return
 
+    if path.is_file():
+        # The repository is found from a folder inside it, so a file here is most likely a typo,
+        # or a tracker export meant for --import.
+        export = ""
+        if path.suffix in (".json", ".csv"):
+            export = f", or `--import {path}` to import a tracker export"
+        raise InputError(
+            f"{str(path)!r} is a file, not a folder; pass the repository's folder: "
+            f"`headstart index {path.parent}`{export}"
+        )
     store = open_store(settings)
 
     if github or gitlab or imports:

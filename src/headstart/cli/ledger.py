@@ -32,18 +32,25 @@ ledger_app = typer.Typer(
 DatabaseOption = Annotated[
     str | None,
     typer.Option(
-        "--database", help="SQLAlchemy URL of the ledger. [default: Settings.ledger_database_url]"
+        "--database",
+        help="SQLAlchemy URL of the ledger. [default: HEADSTART_LEDGER_URL or ledger_url in the "
+        "config file, else ledger.sqlite3 in the data directory]",
     ),
 ]
 PricesOption = Annotated[
     Path | None,
-    typer.Option("--prices", help="Price override file (TOML). [default: the prices_file setting]"),
+    typer.Option(
+        "--prices",
+        help="Price override file (TOML). [default: HEADSTART_PRICES_FILE or prices_file in the "
+        "config file]",
+    ),
 ]
 TeamsOption = Annotated[
     Path | None,
     typer.Option(
         "--teams",
-        help="teams.toml mapping people and repositories to teams. [default: Settings.teams_file]",
+        help="teams.toml mapping people and repositories to teams. [default: HEADSTART_TEAMS_FILE "
+        "or teams_file in the config file]",
     ),
 ]
 
@@ -79,25 +86,29 @@ def ingest_command(
         list[Path] | None,
         typer.Option(
             "--claude-dir",
+            metavar="<path>",
             help="Claude Code config or projects folder; repeatable. [default: CLAUDE_CONFIG_DIR or ~/.config/claude and ~/.claude]",
         ),
     ] = None,
     codex_home: Annotated[
         list[Path] | None,
         typer.Option(
-            "--codex-home", help="Codex home folder; repeatable. [default: CODEX_HOME or ~/.codex]"
+            "--codex-home",
+            metavar="<path>",
+            help="Codex home folder; repeatable. [default: CODEX_HOME or ~/.codex]",
         ),
     ] = None,
     gemini_file: Annotated[
         list[Path] | None,
         typer.Option(
             "--gemini-file",
+            metavar="<path>",
             help="Gemini CLI telemetry outfile; repeatable. [default: telemetry.outfile in ~/.gemini/settings.json]",
         ),
     ] = None,
     cursor_csv: Annotated[
         list[Path] | None,
-        typer.Option("--cursor-csv", help="Cursor usage CSV export; repeatable."),
+        typer.Option("--cursor-csv", metavar="<path>", help="Cursor usage CSV export; repeatable."),
     ] = None,
     database: DatabaseOption = None,
     prices: PricesOption = None,
@@ -107,6 +118,7 @@ def ingest_command(
         typer.Option(
             "--workers",
             min=0,
+            metavar="<int>",
             help="Processes that parse logs while this one writes; 0 parses in this one. [default: on Linux, one per CPU (at most 4) for 2 or more files and over 8 MB to read, else 0]",
         ),
     ] = None,
@@ -221,7 +233,10 @@ def push_command(
         ),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, max=5000, help="Records per request.")
+        int,
+        typer.Option(
+            "--batch-size", min=1, max=5000, metavar="<int>", help="Records per request."
+        ),
     ] = 500,
     database: DatabaseOption = None,
 ) -> None:
@@ -232,7 +247,8 @@ def push_command(
     from headstart.ledger.db import open_ledger
     from headstart.ledger.push import push as push_records
 
-    ledger = open_ledger(_database_url(database))
+    # A mistyped --database must not leave an empty ledger behind, with nothing to push.
+    ledger = open_ledger(_database_url(database), create=False)
     try:
         report = push_records(ledger, server, token, batch_size=batch_size)
     finally:
@@ -254,7 +270,7 @@ def assign_teams_command(database: DatabaseOption = None, teams: TeamsOption = N
     if path is None:
         raise InputError("no team file to assign from; pass --teams teams.toml or set teams_file")
     team_map = TeamMap.load(path)
-    ledger = open_ledger(_database_url(database))
+    ledger = open_ledger(_database_url(database), create=False)
     try:
         with ledger.session() as session:
             assignment = assign_teams(session, team_map)
@@ -327,7 +343,8 @@ def summary_command(database: DatabaseOption = None) -> None:
     from headstart.ledger.db import open_ledger
     from headstart.ledger.summary import summarize
 
-    ledger = open_ledger(_database_url(database))
+    # Read-only: a mistyped --database is an error, not a new, empty ledger.
+    ledger = open_ledger(_database_url(database), create=False)
     try:
         summary = summarize(ledger)
     finally:
@@ -367,5 +384,6 @@ def summary_command(database: DatabaseOption = None) -> None:
         console.print("unpriced models (tokens counted, cost unknown):")
         for item in summary.unpriced:
             console.print(
-                f"  {item.tool} {item.model or '(none)'}: {item.requests:,} requests, {item.tokens:,} tokens; fix: {item.fix}"
+                f"  {item.tool} {item.model or '(none)'}: {counted(item.requests, 'request')}, "
+                f"{counted(item.tokens, 'token')}; fix: {item.fix}"
             )

@@ -51,17 +51,23 @@ class Format(StrEnum):
 
 
 DATES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+# The placeholder that help shows for DATES. Typer's own would list the strftime patterns.
+DATE_METAVAR = "<YYYY-MM-DD[THH:MM[:SS]]>"
 Database = Annotated[
     str | None,
     typer.Option(
-        "--database", help="SQLAlchemy URL of the ledger. [default: Settings.ledger_database_url]"
+        "--database",
+        help="SQLAlchemy URL of the ledger. [default: HEADSTART_LEDGER_URL or ledger_url in the "
+        "config file, else ledger.sqlite3 in the data directory]",
     ),
 ]
 Start = Annotated[
-    datetime | None, typer.Option("--start", formats=DATES, help="First day (UTC), inclusive.")
+    datetime | None,
+    typer.Option("--start", formats=DATES, metavar=DATE_METAVAR, help="First day (UTC), inclusive."),
 ]
 End = Annotated[
-    datetime | None, typer.Option("--end", formats=DATES, help="Last instant (UTC), exclusive.")
+    datetime | None,
+    typer.Option("--end", formats=DATES, metavar=DATE_METAVAR, help="Last instant (UTC), exclusive."),
 ]
 Every = Annotated[Granularity, typer.Option("--every", help="Bucket of time series.")]
 TeamFilter = Annotated[str | None, typer.Option("--team", help="Only this team.")]
@@ -208,12 +214,19 @@ def budgets_command(
     as_of: Annotated[
         datetime | None,
         typer.Option(
-            "--as-of", formats=DATES, help="Judge budgets at this instant. [default: now]"
+            "--as-of",
+            formats=DATES,
+            metavar=DATE_METAVAR,
+            help="Judge budgets at this instant. [default: now]",
         ),
     ] = None,
     teams: Annotated[
         Path | None,
-        typer.Option("--teams", help="teams.toml with budgets. [default: Settings.teams_file]"),
+        typer.Option(
+            "--teams",
+            help="teams.toml with budgets. [default: HEADSTART_TEAMS_FILE or teams_file in the "
+            "config file]",
+        ),
     ] = None,
     start: Start = None,
     end: End = None,

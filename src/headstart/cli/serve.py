@@ -32,7 +32,7 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on with --http."),
     port: int = typer.Option(
-        8787, "--port", min=0, max=65535, help="Port to listen on with --http (0: any free port)."
+        8787, "--port", min=0, max=65535, metavar="<int>", help="Port to listen on with --http (0: any free port)."
     ),
     repo: str | None = typer.Option(
         None,
@@ -43,6 +43,7 @@ def serve(
         None,
         "--shutdown-timeout",
         min=0,
+        metavar="<float>",
         help="Seconds a stopping --http server lets in-flight requests finish [default: 30].",
     ),
     db: str | None = DbOption,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+from headstart.authors import is_bot
 from headstart.context.history import HistoryView
 from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
@@ -23,6 +25,7 @@ from headstart.store import Store
 from headstart.text import counted
 
 _PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+_MAX_ACTIVE_OWNERS = 2  # people an owner item names as most active
 
 
 def co_change_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds: Thresholds) -> list[Guardrail]:
@@ -36,9 +39,9 @@ def co_change_items(store: Store, view: HistoryView, paths: Sequence[str], thres
                     kind="co_change",
                     priority="high" if rule.confidence >= 0.6 else "medium",
                     message=f"if you change `{path}`, `{rule.partner}` changed with it in "
-                    f"{rule.together} of {rule.total} commits",
+                    f"{rule.together} of {counted(rule.total, 'commit')}",
                     files=[path, rule.partner],
-                    evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
+                    evidence=[f"{rule.together}/{counted(rule.total, 'commit')}", *(sha[:10] for sha in rule.shas)],
                     score=rule.confidence,
                 )
             )
@@ -56,9 +59,9 @@ def test_items(store: Store, view: HistoryView, paths: Sequence[str], thresholds
                 found[rule.partner] = Guardrail(
                     kind="test",
                     priority="medium",
-                    message=f"run `{rule.partner}`: it changed with `{path}` in {rule.together} of {rule.total} commits",
+                    message=f"run `{rule.partner}`: it changed with `{path}` in {rule.together} of {counted(rule.total, 'commit')}",
                     files=[rule.partner, path],
-                    evidence=[f"{rule.together}/{rule.total} commits", *(sha[:10] for sha in rule.shas)],
+                    evidence=[f"{rule.together}/{counted(rule.total, 'commit')}", *(sha[:10] for sha in rule.shas)],
                     score=rule.confidence,
                 )
         # A sweeping fix (a dependency upgrade that closes an issue) names no test in particular.
@@ -167,21 +170,24 @@ def owner_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list[G
     items: list[Guardrail] = []
     for path in paths:
         declared = codeowners(view, path)
-        active = recent_owners(store, view, path)
+        # Every recent author, ranked: bots (dependabot[bot], renovate) change many files but
+        # answer no questions, so the people below them are named instead.
+        ranked = recent_owners(store, view, path, limit=sys.maxsize)
+        active = [(who, count) for who, count in ranked if not is_bot(who)][:_MAX_ACTIVE_OWNERS]
         if not declared and not active:
             continue
         parts = []
         if declared:
             parts.append("CODEOWNERS: " + ", ".join(declared))
         if active:
-            parts.append("most active recently: " + ", ".join(f"{who} ({count} commits)" for who, count in active))
+            parts.append("most active recently: " + ", ".join(f"{who} ({counted(count, 'commit')})" for who, count in active))
         items.append(
             Guardrail(
                 kind="owner",
                 priority="low",
                 message=f"ask about `{path}`: " + "; ".join(parts),
                 files=[path],
-                evidence=[f"{count} commits" for _, count in active],
+                evidence=[counted(count, "commit") for _, count in active],
                 score=0.1,
             )
         )

@@ -25,6 +25,16 @@ _CUT_ORDER = (
 )
 
 
+# Singular and plural nouns, by section field, for the note on the items left out.
+_SECTION_NOUNS: dict[str, tuple[str, str | None]] = {
+    "likely_files": ("likely file", None),
+    "guardrails": ("guardrail", None),
+    "related": ("related past change", None),
+    "fixes_and_reverts": ("fix or revert", "fixes and reverts"),
+    "co_changes": ("co-change", None),
+}
+
+
 def quote_data(text: str, limit: int = 160) -> str:
     """Quote text taken from history as one inert line, so it reads as data, not as markup."""
     line = " ".join(text.split())
@@ -86,9 +96,15 @@ def render_markdown(brief: Brief) -> str:
             )
 
     if brief.omitted:
-        left = ", ".join(f"{count} {section.replace('_', ' ')}" for section, count in brief.omitted.items())
+        left = ", ".join(_omitted(section, count) for section, count in brief.omitted.items())
         lines += ["", f"_Left out to fit {brief.max_tokens} tokens: {left}._"]
     return "\n".join(lines) + "\n"
+
+
+def _omitted(section: str, count: int) -> str:
+    """Name what was left out of a section in words: "1 co-change", "2 fixes and reverts"."""
+    noun, plural = _SECTION_NOUNS.get(section, (section.replace("_", " "), None))
+    return counted(count, noun, plural)
 
 
 def _files(paths: list[str], missing: list[str]) -> str:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pygit2
 from pydantic import BaseModel, Field
 
+from headstart.authors import is_bot
 from headstart.errors import InputError
 from headstart.indexers.commits import commit_time, diff_changes
 from headstart.indexers.messages import decode, find_links, find_pull_request, split_message
@@ -21,11 +22,6 @@ logger = logging.getLogger("headstart.evaluation")
 
 DEFAULT_CUT_FRACTION = 0.9
 
-# Dependency and tooling bots, matched on the author's name and on the local part of the email.
-_BOT = re.compile(
-    r"\[bot\]|(?:^|[^a-z])bot(?:$|[^a-z])|^(?:dependabot|renovate|greenkeeper|pre-commit-ci|github-actions|mergify|snyk)",
-    re.IGNORECASE,
-)
 # A pull request merged from a bot's branch, even when a person merged it.
 _BOT_BRANCH = re.compile(r"^Merge pull request #\d+ from [\w.\-]+/(?:dependabot|renovate|pre-commit-ci)", re.IGNORECASE)
 # A subject tagged by the bot that opened the pull request, squash-merged by a person.
@@ -173,8 +169,7 @@ def parse_cut_date(text: str) -> datetime:
 
 def skip_reason(subject: str, message: str, author: str, files: int, max_files: int) -> str | None:
     """Say why a change is no task (bot, version bump, revert, too many files), or None."""
-    name, _, email = author.partition("<")
-    if _BOT.search(name) or _BOT.search(email.partition("@")[0]) or _BOT_BRANCH.match(subject) or _BOT_SUBJECT.match(subject):
+    if is_bot(author) or _BOT_BRANCH.match(subject) or _BOT_SUBJECT.match(subject):
         return "bot author"
     if _VERSION_BUMP.match(subject):
         return "version bump"

@@ -56,7 +56,7 @@ class TeamMap:
         except OSError as exc:
             raise LedgerInputError(
                 f"cannot read the teams file {str(path)!r}: {exc.strerror}; "
-                "fix Settings.teams_file or --teams"
+                "fix --teams, HEADSTART_TEAMS_FILE or teams_file in the config file"
             ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise LedgerInputError(f"invalid TOML in the teams file {str(path)!r}: {exc}") from exc
@@ -146,7 +146,7 @@ def load_team_tokens(path: Path | None) -> dict[str, str]:
     except OSError as exc:
         raise LedgerInputError(
             f"cannot read the teams file {str(path)!r}: {exc.strerror}; "
-            "fix Settings.teams_file or --teams"
+            "fix --teams, HEADSTART_TEAMS_FILE or teams_file in the config file"
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise LedgerInputError(f"invalid TOML in the teams file {str(path)!r}: {exc}") from exc

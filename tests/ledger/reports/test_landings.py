@@ -124,10 +124,10 @@ def test_squash_and_rebase_merges_count_as_merged(
         "single": (
             "productive",
             [
-                f"merged and stayed: 1 of 1 commits merged (squashed into {short['badge-squash']}) in #23"
+                f"merged and stayed: 1 of 1 commit merged (squashed into {short['badge-squash']}) in #23"
             ],
         ),
-        "idle": ("wasteful", ["abandoned: 1 commits never merged within 14 days"]),
+        "idle": ("wasteful", ["abandoned: 1 commit never merged within 14 days"]),
     }
     assert found["squash"].evidence["landed"] == {
         shas["export-1"]: {"how": "squash", "commit": shas["squash"]},

@@ -29,21 +29,21 @@ def test_each_classification_has_its_reason(scenario) -> None:
         name: (row.classification, row.work_type, row.reasons) for name, row in found.items()
     }
     assert summary == {
-        "s1": ("productive", "feature", ["merged and stayed: 1 of 1 commits merged in #12"]),
+        "s1": ("productive", "feature", ["merged and stayed: 1 of 1 commit merged in #12"]),
         "s2": (
             "inefficient",
             "feature",
             [
-                "merged and stayed: 1 of 1 commits merged in #13",
+                "merged and stayed: 1 of 1 commit merged in #13",
                 "cost $30.00 is 10.0x the median $3.00 of 3 successful feature tasks (limit 3x)",
             ],
         ),
-        "s3": ("productive", "feature", ["merged and stayed: 1 of 1 commits merged"]),
+        "s3": ("productive", "feature", ["merged and stayed: 1 of 1 commit merged"]),
         "s4": (
             "inefficient",
             "bugfix",
             [
-                "merged and stayed: 1 of 1 commits merged in #14",
+                "merged and stayed: 1 of 1 commit merged in #14",
                 f"rework: {shas['refix'][:8]} fixed files of {shas['s4'][:8]} within 14 days",
             ],
         ),
@@ -51,7 +51,7 @@ def test_each_classification_has_its_reason(scenario) -> None:
             "inefficient",
             "refactor",
             [
-                "merged and stayed: 1 of 1 commits merged",
+                "merged and stayed: 1 of 1 commit merged",
                 (
                     "expensive model test-opus for work that mostly moves or renames files "
                     "(100% renamed)"

@@ -110,6 +110,6 @@ def test_scope_names_only_types_of_good_value(ledger: Ledger) -> None:
         ),
     ]
     assert verdicts["gemini_cli"].evidence[-2:] == [
-        "docs: 1 tasks, none decided yet",
+        "docs: 1 task, none decided yet",
         "no task decided yet, so no type of work to scope it to",
     ]

@@ -37,6 +37,7 @@ from statistics import median
 
 from headstart.ledger.reports.classes import Classification
 from headstart.ledger.reports.settings import ReportSettings
+from headstart.text import counted
 
 WASTED_OUTCOMES = ("abandoned", "failed")
 
@@ -115,7 +116,7 @@ def judge_outcome(facts: Facts, settings: ReportSettings, now: datetime) -> Judg
     if facts.reverted_by:
         reasons = [
             f"reverted: {_short(sha)} was reverted by {_short(by)} within "
-            f"{settings.rework_days} days"
+            f"{counted(settings.rework_days, 'day')}"
             for sha, by in sorted(facts.reverted_by.items())
         ]
         return Judgement(Classification.WASTEFUL, reasons, reverted=True)
@@ -148,16 +149,20 @@ def judge_outcome(facts: Facts, settings: ReportSettings, now: datetime) -> Judg
                 Classification.WASTEFUL,
                 [
                     (
-                        f"abandoned: {len(facts.commits)} commits never merged within "
-                        f"{settings.rework_days} days"
+                        f"abandoned: {counted(len(facts.commits), 'commit')} never merged within "
+                        f"{counted(settings.rework_days, 'day')}"
                     )
                 ],
                 abandoned=True,
             )
-        return Judgement(Classification.PENDING, [f"{len(facts.commits)} commits not merged yet"])
+        return Judgement(
+            Classification.PENDING, [f"{counted(len(facts.commits), 'commit')} not merged yet"]
+        )
 
     prs = sorted(set(facts.pull_requests.values()))
-    reason = f"merged and stayed: {len(facts.merged)} of {len(facts.commits)} commits merged"
+    reason = (
+        f"merged and stayed: {len(facts.merged)} of {counted(len(facts.commits), 'commit')} merged"
+    )
     if facts.landed:
         reason += f" ({_landings(facts.landed)})"
     if prs:
@@ -169,7 +174,7 @@ def judge_outcome(facts: Facts, settings: ReportSettings, now: datetime) -> Judg
         for sha, fixes in sorted(facts.refixed_by.items()):
             judgement.reasons.append(
                 f"rework: {', '.join(_short(fix) for fix in fixes)} fixed files of "
-                f"{_short(sha)} within {settings.rework_days} days"
+                f"{_short(sha)} within {counted(settings.rework_days, 'day')}"
             )
     if (
         facts.model

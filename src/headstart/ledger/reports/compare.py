@@ -25,6 +25,7 @@ from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.sql import filter_outcomes
 from headstart.ledger.reports.stats import bootstrap_difference, mean, rank_test, ratio_of_sums
 from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
+from headstart.text import counted
 
 
 class Cohort(BaseModel):
@@ -149,7 +150,8 @@ def compare_report(
     for cohort, rows in ((before, first), (after, second)):
         if len(rows) < settings.min_sample:
             warnings.append(
-                f"cohort {cohort.label!r} has {len(rows)} tasks, fewer than {settings.min_sample}: "
+                f"cohort {cohort.label!r} has {counted(len(rows), 'task')}, "
+                f"fewer than {settings.min_sample}: "
                 "too few to conclude"
             )
 
@@ -272,7 +274,8 @@ def _with_interval(
     warning = None
     if min(len(before), len(after)) < settings.min_sample:
         warning = (
-            f"{len(before)} vs {len(after)} tasks, fewer than {settings.min_sample} in a cohort: "
+            f"{len(before)} vs {counted(len(after), 'task')}, "
+            f"fewer than {settings.min_sample} in a cohort: "
             "too few to conclude"
         )
     return metric.model_copy(

@@ -36,6 +36,7 @@ from headstart.ledger.reports.settings import ReportSettings
 from headstart.ledger.reports.spend import NONE_KEY
 from headstart.ledger.reports.sql import filter_outcomes
 from headstart.ledger.reports.unpriced import UnpricedNotice, unpriced_notice
+from headstart.text import counted
 
 
 class Verdict(StrEnum):
@@ -191,11 +192,11 @@ def _scope(
             continue
         typed = _stats(work_type, cells)
         if typed.success_rate is None:
-            evidence.append(f"{work_type}: {typed.tasks} tasks, none decided yet")
+            evidence.append(f"{work_type}: {counted(typed.tasks, 'task')}, none decided yet")
             continue
         reference = org_types.get(work_type)
         ratio = _ratio(typed, reference)
-        facts = f"success rate {typed.success_rate:.0%} over {typed.tasks} tasks"
+        facts = f"success rate {typed.success_rate:.0%} over {counted(typed.tasks, 'task')}"
         if typed.cost_per_productive_task is not None:
             facts += f", cost per productive task ${typed.cost_per_productive_task:.2f}"
         if ratio is not None and reference is not None:
@@ -225,7 +226,7 @@ def _verdict(
     ratio = _ratio(stats, organisation)
     success = stats.success_rate
     evidence = [
-        f"{stats.tasks} tasks: "
+        f"{counted(stats.tasks, 'task')}: "
         + ", ".join(f"{count} {name}" for name, count in stats.by_class.items() if count),
         "success rate "
         + (f"{success:.0%}" if success is not None else "unknown (no decided tasks)")
@@ -273,7 +274,7 @@ def _verdict(
     warning = None
     if stats.tasks < settings.min_sample:
         warning = (
-            f"only {stats.tasks} tasks (fewer than {settings.min_sample}): "
+            f"only {counted(stats.tasks, 'task')} (fewer than {settings.min_sample}): "
             "treat this verdict as provisional"
         )
     return ToolVerdict(
