@@ -301,3 +301,17 @@ def test_brief_in_unindexed_repository_names_it(git_repo, store, tmp_path, monke
     assert str(git_repo.path) in str(raised.value)
     assert "the repository of the current folder" in str(raised.value)
     assert "headstart index" in str(raised.value)
+
+
+def test_brief_leaves_closed_feature_requests_out_of_fixes(git_repo, store, tmp_path):
+    git_repo.commit("Add the cookie jar", {"app/cookies.py": "JAR = []\n"})
+    git_repo.commit("Add cookie domains\n\nCloses #7", {"app/cookies.py": "JAR = []\nDOMAINS = []\n"})
+    git_repo.commit("Fix cookie domain matching\n\nFixes #8", {"app/cookies.py": "JAR = []\nDOMAINS = [1]\n"})
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    brief = service.brief("cookie domains", repo=str(git_repo.path))
+
+    assert [(item.kind, item.title) for item in brief.fixes_and_reverts] == [
+        ("fix", "Fix cookie domain matching")
+    ]

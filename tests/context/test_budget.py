@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from headstart.context.models import Brief, Guardrail, LikelyFile
+from headstart.context.models import (
+    Brief,
+    CoChange,
+    FixOrRevert,
+    Guardrail,
+    LikelyFile,
+    RelatedChange,
+)
 from headstart.context.render import fit_to_budget, render_markdown
 from headstart.records import Freshness
 
@@ -94,3 +101,76 @@ def test_left_out_note_wording() -> None:
         "_Left out to fit 1500 tokens: 10 co-changes, 1 fix or revert, 2 related past changes, "
         "1 likely file._"
     ) in markdown
+
+
+def full_brief() -> Brief:
+    """A brief as long as one of a busy repository: every section far over the default budget."""
+    reasons = [
+        "changed by 4 of the 30 most similar past changes (commit abe8aa55c0, commit 35e5ecd492)",
+        "changed with src/walk.rs in 84 of its 190 commits",
+        "its path and past commit messages match the task (2nd best of all files)",
+    ]
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    return Brief(
+        id="hsb_0123456789abcdef",
+        repo="demo",
+        task="make the size filter accept lowercase units",
+        generated_at=datetime(2026, 12, 1, tzinfo=UTC),
+        freshness=Freshness(),
+        likely_files=[
+            LikelyFile(path=f"src/filter/module_{n}.rs", score=1.0, reasons=reasons)
+            for n in range(15)
+        ],
+        related=[
+            RelatedChange(
+                kind="commit",
+                key=f"{n:040x}",
+                title=f"Parse sizes with units, take {n}",
+                date=when,
+                why=["the most similar past change to the task, by words and meaning"],
+                files=["src/filter/module_0.rs"],
+            )
+            for n in range(10)
+        ],
+        fixes_and_reverts=[
+            FixOrRevert(
+                kind="fix",
+                sha=f"{n:040x}",
+                title=f"Fix size parsing of case {n}",
+                date=when,
+                files=["src/filter/module_0.rs"],
+                target=f"issue:#{n}",
+            )
+            for n in range(10)
+        ],
+        co_changes=[
+            CoChange(
+                path="src/filter/module_0.rs",
+                with_path=f"tests/test_{n}.rs",
+                together=9,
+                total=11,
+                confidence=0.82,
+            )
+            for n in range(10)
+        ],
+        guardrails=[
+            Guardrail(
+                kind="fragile",
+                priority="high",
+                message=f"`src/filter/module_{n}.rs` had {n + 3} bug-fix commits",
+                files=[f"src/filter/module_{n}.rs"],
+            )
+            for n in range(10)
+        ],
+        max_tokens=1500,
+    )
+
+
+@pytest.mark.parametrize("output", ["markdown", "json"])
+def test_default_budget_keeps_fixes_and_co_changes(output: str) -> None:
+    brief = fit_to_budget(full_brief(), output)
+
+    assert brief.tokens <= 1500
+    assert len(brief.likely_files) >= 10
+    assert len(brief.fixes_and_reverts) >= 1
+    assert len(brief.co_changes) >= 1

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from headstart.context.guardrails import guardrails_for, sort_items
 from headstart.context.history import HistoryCache, HistoryView
-from headstart.context.signals import Thresholds
+from headstart.context.signals import Thresholds, is_fix
 from headstart.context.models import Brief, CoChange, FixOrRevert, Guardrail, LikelyFile, RelatedChange
 from headstart.records import Freshness
 from headstart.context.ranking import hit_label, named_files, ordinal, rank_files, reasons
@@ -206,6 +206,9 @@ def _fixes_and_reverts(view: HistoryView, paths: Sequence[str]) -> list[FixOrRev
         for change in view.commits_touching(path):
             for kind, target in change.links:
                 if kind not in (LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value, LinkKind.REVERTS.value):
+                    continue
+                # A commit that closes a feature request links it as a fix; it is not one.
+                if kind != LinkKind.REVERTS.value and not is_fix(change):
                     continue
                 if change.key in found:
                     break

@@ -7,17 +7,25 @@ from headstart.context.tokens import count_tokens
 from headstart.text import counted
 
 # When a brief is over budget, items are cut from the first section in this list that is still
-# above its floor: similar changes go first, then the rest evenly, and likely files last. The
-# last entries give up the floors, so only a budget below the header and one file is exceeded.
+# above its floor. Similar changes go first, then the likely files after the first ten, then the
+# rest evenly, and the first ten likely files last. So a brief at the default budget keeps a few
+# fixes, reverts and co-changes: when all 15 likely files came first, none was left in any of
+# ten briefs a newcomer ran. The last entries give up the floors, so only a budget below the
+# header and one file is exceeded.
 _CUT_ORDER = (
     ("guardrails", 8),
     ("related", 5),
     ("fixes_and_reverts", 3),
     ("co_changes", 3),
     ("related", 2),
+    ("likely_files", 10),
+    ("guardrails", 5),
+    ("fixes_and_reverts", 2),
+    ("co_changes", 2),
+    ("guardrails", 3),
+    ("related", 1),
     ("fixes_and_reverts", 0),
     ("co_changes", 0),
-    ("guardrails", 3),
     ("likely_files", 3),
     ("guardrails", 0),
     ("related", 0),
