@@ -169,6 +169,21 @@ def test_check_cli_strict_exits_on_high_priority(coupled, store, tmp_path):
     assert strict.returncode == 1
 
 
+def test_check_cli_says_it_indexed_a_new_repository(git_repo, tmp_path):
+    git_repo.commit("Add the parser", {"parser.py": "def parse():\n    pass\n"})
+    env = {"HEADSTART_DB": str(tmp_path / "store"), "HEADSTART_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "headstart.cli", "check", "--repo", str(git_repo.path), "--format", "json", "parser.py"]
+
+    first = subprocess.run(command, capture_output=True, text=True, env=env, cwd=git_repo.path)
+    second = subprocess.run(command, capture_output=True, text=True, env=env, cwd=git_repo.path)
+
+    assert first.returncode == 0, first.stderr
+    assert "note: caught up before this check:" in first.stderr
+    assert "1 new commit was indexed" in first.stderr
+    json.loads(first.stdout)
+    assert "note:" not in second.stderr
+
+
 def test_check_cli_rejects_bad_diff(coupled, tmp_path):
     env = {"HEADSTART_DB": str(tmp_path / "store"), "HEADSTART_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(

@@ -66,7 +66,11 @@ def check(
 
     service = Headstart(settings)
     name, path = service.resolve_repo(str(repo))
-    service.freshness(name, path, refresh=not no_refresh)
+    freshness = service.freshness(name, path, refresh=not no_refresh)
+    if freshness.message:
+        # On stderr, so JSON and SARIF on stdout stay clean: the check read an index it just
+        # caught up (or a repository it just indexed), or one that lags.
+        typer.echo(f"note: {freshness.message.replace('before this brief', 'before this check')}", err=True)
     if diff is None and (files or paths_given):
         # A user typed these, so they may be relative to the current folder. Paths from a diff or
         # the working tree are already relative to the root.
