@@ -74,9 +74,11 @@ def test_ingest_then_summary(tmp_path: Path, prices_file: Path) -> None:
     summary = runner.invoke(ledger_app, ["summary", "--database", url])
 
     assert ingested.exit_code == 0, ingested.output
-    assert "2 new" in ingested.output
+    assert "requests: 2 new, 0 updated; 0 repeats of a request already counted" in (
+        ingested.output
+    )
     assert "1 × corrupt or truncated JSON line" in ingested.output
-    assert "claude-opus-9 (1)" in ingested.output
+    assert "unpriced: 1 request of claude-opus-9 (1)" in ingested.output
     assert "unchanged: 1" in again.output
     assert summary.exit_code == 0, summary.output
     assert "15.0000" in summary.output

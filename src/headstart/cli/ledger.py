@@ -200,16 +200,20 @@ def _print_report(report: IngestReport) -> None:
         f"files read: {report.files_read}, unchanged: {report.files_unchanged}, "
         f"bytes read: {report.bytes_read:,}"
     )
+    # A log writes one response as several lines, so most reads repeat a request read before,
+    # in this run or an earlier one: "already recorded" read as wrong on a first ingest.
     typer.echo(
-        f"requests: {report.inserted} new, {report.updated} updated, {report.duplicates} already recorded; "
-        f"session-brief links: {report.brief_links}"
+        f"requests: {report.inserted:,} new, {report.updated:,} updated; "
+        f"{counted(report.duplicates, 'repeat')} of a request already counted; "
+        f"session-brief links: {report.brief_links:,}"
     )
     if report.unpriced:
         models = ", ".join(
-            f"{model} ({count})" for model, count in sorted(report.unpriced_models.items())
+            f"{model} ({count:,})" for model, count in sorted(report.unpriced_models.items())
         )
         typer.echo(
-            f"unpriced requests: {report.unpriced} from {models}; run `headstart ledger summary` for the fix"
+            f"unpriced: {counted(report.unpriced, 'request')} of {models}; "
+            "run `headstart ledger summary` for the fix"
         )
     if report.skipped:
         typer.echo(f"skipped input: {report.skipped_total}")
