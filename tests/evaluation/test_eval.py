@@ -247,6 +247,10 @@ def test_changelog_and_skip_rules() -> None:
     assert not is_changelog("src/changer.py")
     assert skip_reason("Release 2.0.1", "Release 2.0.1", "Ada <ada@example.com>", 1, 20) == "version bump"
     assert skip_reason("Bump pytest from 7.0 to 8.0", "", "Ada <ada@example.com>", 1, 20) == "version bump"
+    assert skip_reason("chore: Bump to 10.4.2", "", "Ada <ada@example.com>", 1, 20) == "version bump"
+    assert skip_reason("chore(release): v2.1.0", "", "Ada <ada@example.com>", 1, 20) == "version bump"
+    assert skip_reason("fix: 2.0 compatibility of the parser", "", "Ada <ada@example.com>", 1, 20) is None
+    assert skip_reason("Bump the cache size to 512", "", "Ada <ada@example.com>", 1, 20) is None
     assert skip_reason("[pre-commit.ci] autoupdate", "", "pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>", 1, 20) == "bot author"
     assert skip_reason("Add robot arm support", "", "Robert Botham <rb@example.com>", 1, 20) is None
     assert skip_reason("[pre-commit.ci] pre-commit autoupdate (#5541)", "", "David Lord <davidism@gmail.com>", 1, 20) == "bot author"

@@ -26,9 +26,11 @@ DEFAULT_CUT_FRACTION = 0.9
 _BOT_BRANCH = re.compile(r"^Merge pull request #\d+ from [\w.\-]+/(?:dependabot|renovate|pre-commit-ci)", re.IGNORECASE)
 # A subject tagged by the bot that opened the pull request, squash-merged by a person.
 _BOT_SUBJECT = re.compile(r"^\[(?:pre-commit\.ci|bot|dependabot|renovate)\]", re.IGNORECASE)
+# An optional conventional-commit type comes first: "chore: Bump to 10.4.2", "chore(release): 2.0".
 _VERSION_BUMP = re.compile(
-    r"^(?:"
+    r"^(?:\w+(?:\([^)]*\))?!?:\s*)?(?:"
     r"(?:bump|update|set|change|increase)\s+(?:the\s+)?(?:dev\s+|package\s+)?version\b"
+    r"|bump(?:ed)?\s+to\s+v?\d+(?:\.\d+)+"
     r"|(?:release|prepare(?:\s+release)?|start|version|tag)\s+(?:version\s+)?v?\d+(?:\.\d+)+"
     r"|v?\d+(?:\.\d+)+(?:\s+release)?\s*$"
     r"|bump\s+\S+\s+from\s+\S+\s+to\s+\S+"
