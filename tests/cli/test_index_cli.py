@@ -72,9 +72,14 @@ def test_progress_on_stderr(git_repo, tmp_path: Path) -> None:
     assert "3/3 commits" in result.stderr
 
     again = headstart("index", "--db", str(tmp_path / "store"), cwd=git_repo.path)
+    planned = headstart("index", "--db", str(tmp_path / "store"), "--dry-run", cwd=git_repo.path)
 
+    head = git_repo.git("rev-parse", "HEAD")[:10]
     assert again.returncode == 0, again.stderr
-    assert "indexed 0 new commits" in again.stdout
+    assert again.stdout == f"{git_repo.path}: up to date at {head}; nothing to index.\n"
+    assert "indexing" not in again.stderr
+    assert "0/0" not in again.stderr
+    assert planned.stdout == again.stdout
 
 
 def test_file_instead_of_folder(git_repo, tmp_path: Path) -> None:

@@ -131,6 +131,8 @@ def index(
         # Started on the first report, so an error opening the repository prints no empty bar.
         nonlocal task
         if task is None:
+            if total == 0:
+                return  # nothing new: no empty bar
             progress.start()
             task = progress.add_task("index", total=total)
         progress.update(task, completed=done, total=total)
@@ -259,6 +261,9 @@ def _print_report(report: IndexReport) -> None:
     plan = report.plan
     if plan.head is None:
         stderr.print(f"{plan.path}: the repository has no commits yet; nothing to index.")
+        return
+    if not plan.new_commits and not plan.stale_commits:
+        typer.echo(f"{plan.repo}: up to date at {plan.head[:10]}; nothing to index.")
         return
     if report.dry_run:
         typer.echo(
