@@ -86,11 +86,18 @@ def test_spend_table_and_bad_period(ledger_url: str) -> None:
 def test_analyze_writes_outcomes(tmp_path: Path) -> None:
     url, _teams = sqlite_scenario(tmp_path)
 
-    result = runner.invoke(report_app, ["analyze", "--database", url])
+    result = runner.invoke(report_app, ["analyze", "--database", url, "--format", "json"])
+    text = runner.invoke(report_app, ["analyze", "--database", url])
+    rows = runner.invoke(report_app, ["analyze", "--database", url, "--format", "csv"])
 
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["sessions"], summary["tasks"], summary["without_git"]) == (10, 1, 0)
+    assert text.exit_code == 0, text.output
+    classes = ", ".join(f"{name} {count}" for name, count in sorted(summary["by_class"].items()))
+    assert text.stdout == f"analyzed 10 sessions and 1 task; work units by class: {classes}\n"
+    assert rows.exit_code != 0
+    assert "use --format table or json" in str(rows.exception)
 
 
 def test_missing_ledger_refused(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from headstart.cli.tables import table_console
 from headstart.config import Settings, load_settings
 from headstart.ledger.db import open_ledger
 from headstart.ledger.errors import LedgerInputError
+from headstart.text import counted
 from headstart.ledger.reports import (
     Cohort,
     Dimension,
@@ -135,6 +136,9 @@ def _emit(report: BaseModel, output: Format) -> None:
 @report_app.command("analyze")
 def analyze_command(
     database: Database = None,
+    output: Annotated[
+        Format, typer.Option("--format", help="Output format: table (a summary line) or json.")
+    ] = Format.TABLE,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="Log more (-v: info, -vv: debug).")
     ] = 0,
@@ -151,7 +155,21 @@ def analyze_command(
         return analyze_outcomes(session, settings=rules, labels=_store_labels(settings))
 
     summary = _run(database, build)
-    typer.echo(summary.model_dump_json(indent=2))
+    if output is Format.JSON:
+        typer.echo(summary.model_dump_json(indent=2))
+        return
+    if output is Format.CSV:
+        raise LedgerInputError("report analyze prints a summary, not rows; use --format table or json")
+    classes = ", ".join(f"{name} {count:,}" for name, count in sorted(summary.by_class.items()))
+    typer.echo(
+        f"analyzed {counted(summary.sessions, 'session')} and {counted(summary.tasks, 'task')}"
+        f"{'; work units by class: ' + classes if classes else ''}"
+    )
+    if summary.without_git:
+        typer.echo(
+            f"{counted(summary.without_git, 'session')} had no git repository on this machine, so "
+            "their commits were not read; run analyze where the repositories are cloned"
+        )
 
 
 def _store_labels(settings: Settings) -> PullRequestLabels | None:
