@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -76,9 +77,17 @@ def test_spend_table_and_bad_period(ledger_url: str) -> None:
         ["spend", "--database", ledger_url, "--start", "2024-04-01", "--end", "2024-03-01"],
     )
 
+    csv_rows = runner.invoke(
+        report_app,
+        ["spend", "--database", ledger_url, "--by", "tool", "--every", "month", "--format", "csv"],
+    )
+
     assert table.exit_code == 0, table.output
     assert "claude_code" in table.stdout
     assert "2024-03-01" in table.stdout
+    # Dollars and counts are written for reading in the table, and kept plain in CSV.
+    assert re.search(r"\$\d[\d,]*\.\d{2,4}\b", table.stdout)
+    assert "$" not in csv_rows.stdout
     assert bad.exit_code != 0
     assert "is not before end" in str(bad.exception)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -126,11 +127,25 @@ def _emit(report: BaseModel, output: Format) -> None:
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*(str(row.get(column, "")) for column in columns))
+            table.add_row(*(_cell(column, row.get(column, "")) for column in columns))
         table_console().print(table)
     # On stderr, so a CSV on stdout stays clean.
     for warning in getattr(report, "warnings", []) or []:
         typer.echo(f"warning: {warning}", err=True)
+
+
+def _cell(column: str, value: Any) -> str:
+    """Write a table cell for reading: dollars with a sign and cents, counts with separators.
+
+    CSV and JSON keep the plain numbers, for other programs.
+    """
+    if isinstance(value, bool) or value is None or value == "":
+        return "" if value is None else str(value)
+    if column.endswith("_usd") and isinstance(value, (int, float, Decimal)):
+        return f"${value:,.4f}" if 0 < abs(value) < 1 else f"${value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 @report_app.command("analyze")
