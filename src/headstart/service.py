@@ -165,7 +165,10 @@ class Headstart:
     ) -> CheckResult:
         """Check a planned change, given as the files it touches, against the history's guardrails."""
         if not files:
-            raise InputError("no files to check; pass --file PATH, --diff FILE, or run inside a changed working tree")
+            raise InputError(
+                "no files to check; name the files the change touches (`files` in a request, "
+                "FILES or --diff FILE on the command line), or run `headstart check` in a changed working tree"
+            )
         name, _ = self.resolve_repo(repo)
         view = self.cache.get(name)
         return check_change(self.store, view, files, self.thresholds, task=task, limit=limit, offset=offset)

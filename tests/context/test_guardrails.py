@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -319,3 +320,27 @@ def test_owners_leave_out_bots(git_repo, store, tmp_path):
         "Ada Lovelace <ada@example.com> (2 commits), Grace Hopper <grace@example.com> (1 commit)"
     )
     assert result.owners[0].evidence == ["2 commits", "1 commit"]
+
+
+def test_owners_behind_a_recent_bot_are_named(git_repo, store, tmp_path):
+    def commit_at(when: str, message: str, content: str, author: str) -> None:
+        git_repo.write("Cargo.toml", content)
+        git_repo.git("add", "Cargo.toml")
+        environment = {**os.environ, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        subprocess.run(
+            ["git", "commit", "-q", "-m", message, "--author", author],
+            cwd=git_repo.path, env=environment, check=True,
+        )
+
+    bot = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
+    commit_at("2023-01-10T10:00:00Z", "Add clap", "clap = \"4\"\n", "Ada Lovelace <ada@example.com>")
+    for month in range(3):
+        commit_at(f"2025-0{month + 1}-10T10:00:00Z", f"Bump clap to 4.{month}", f"clap = \"4.{month}\"\n", bot)
+    index_repository(store, git_repo.path)
+    service = Headstart(Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store")), store=store)
+
+    result = service.check(["Cargo.toml"], repo=str(git_repo.path))
+
+    assert result.owners[0].message == (
+        "ask about `Cargo.toml`: most active recently: Ada Lovelace <ada@example.com> (1 commit)"
+    )

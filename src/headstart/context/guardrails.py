@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from headstart.authors import is_bot
 from headstart.context.history import HistoryView
 from headstart.context.models import CheckResult, Guardrail
 from headstart.context.render import quote_data
@@ -170,10 +168,7 @@ def owner_items(store: Store, view: HistoryView, paths: Sequence[str]) -> list[G
     items: list[Guardrail] = []
     for path in paths:
         declared = codeowners(view, path)
-        # Every recent author, ranked: bots (dependabot[bot], renovate) change many files but
-        # answer no questions, so the people below them are named instead.
-        ranked = recent_owners(store, view, path, limit=sys.maxsize)
-        active = [(who, count) for who, count in ranked if not is_bot(who)][:_MAX_ACTIVE_OWNERS]
+        active = recent_owners(store, view, path, limit=_MAX_ACTIVE_OWNERS)
         if not declared and not active:
             continue
         parts = []

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from headstart.authors import is_bot
 from headstart.context.history import Change, HistoryView
 from headstart.store import Store
 from headstart.records import LinkKind, is_fix_commit, is_revert_commit, is_test_file
@@ -141,12 +142,18 @@ def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
 
 
 def recent_owners(store: Store, view: HistoryView, path: str, *, months: int = 12, limit: int = 2) -> list[tuple[str, int]]:
-    """The most active authors of a file among those who changed it in the last `months` of
-    history (everyone, if nobody did)."""
+    """The most active people among those who changed a file in the last `months` of its
+    history (all of them, if none did).
+
+    Bots (dependabot[bot], renovate) are left out first: they change many files but answer no
+    questions, and a file only a bot touched lately is still owned by the people before it.
+    """
     stats = store.stats.file_stats(view.repo, [path])
     if not stats or not stats[0].authors:
         return []
-    authors = stats[0].authors
+    authors = {name: seen for name, seen in stats[0].authors.items() if not is_bot(name)}
+    if not authors:
+        return []
     latest = max(last for _, last in authors.values())
     cutoff = latest - 30 * 86400 * months
     recent = {name: count for name, (count, last) in authors.items() if last >= cutoff} or {
