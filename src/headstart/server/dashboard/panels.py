@@ -39,6 +39,7 @@ from headstart.server.dashboard.charts import (
 )
 from headstart.server.dashboard.filters import Filters
 from headstart.server.dashboard.tables import Table
+from headstart.text import counted
 
 # More groups than these make a chart unreadable. The spend chart sums the other teams into one
 # line, and bar charts leave the rest to their rows.
@@ -121,7 +122,7 @@ def spend_panel(context: Context) -> Panel:
                 [point.bucket, item.key, point.cost, point.tokens, point.requests, point.growth]
             )
 
-    notes = [f"Total {usd(float(report.cost))} over {report.requests:,} requests."]
+    notes = [f"Total {usd(float(report.cost))} over {counted(report.requests, 'request')}."]
     if report.baseline_growth is not None:
         notes.append(
             f"Organisation growth per {context.filters.granularity.value}: "
@@ -289,7 +290,7 @@ def models_panel(context: Context) -> Panel:
         success = verdict.stats.success_rate
         notes.append(
             f"{verdict.tool}: {verdict.verdict.value}{scope} "
-            f"({verdict.stats.tasks} tasks, success "
+            f"({counted(verdict.stats.tasks, 'task')}, success "
             f"{percent(success) if success is not None else 'unknown'})"
             + (f"; {verdict.warning}" if verdict.warning else "")
             + "."
@@ -384,8 +385,8 @@ def compare_panel(context: Context) -> Panel:
 
     notes = [
         (
-            f"{report.before.label}: {report.before.tasks} tasks; "
-            f"{report.after.label}: {report.after.tasks} tasks. "
+            f"{report.before.label}: {counted(report.before.tasks, 'task')}; "
+            f"{report.after.label}: {counted(report.after.tasks, 'task')}. "
             "Whiskers are 95% bootstrap intervals."
         )
     ]
