@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,3 +95,15 @@ def store(tmp_path: Path, embedder: Embedder) -> Store:
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
     yield Settings(data_dir=tmp_path / "data", db=str(tmp_path / "store"))
+
+
+def run_headstart(*arguments: str, data: Path) -> subprocess.CompletedProcess[str]:
+    """Run the `headstart` command line in a new process, with its data in `data` and no config file."""
+    return subprocess.run(
+        [sys.executable, "-c", "from headstart.cli import main; main()", *arguments],
+        env={**os.environ, "HEADSTART_CONFIG": os.devnull, "HEADSTART_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -90,6 +90,35 @@ class Headstart:
             f"several repositories are indexed ({known}); name one: `--repo` on the command line, `repo` in a request"
         )
 
+    def forget(self, repo: str) -> tuple[str, dict[str, int]]:
+        """Remove an indexed repository, named or given by its folder, from the store.
+
+        Returns its name and the number of records of each kind removed. A folder deleted
+        since it was indexed is still found by the path it was indexed from.
+        """
+        states = self.store.repository_states()
+        folder = Path(repo).expanduser()
+        name = next((state.repo for state in states if repo == state.repo), None)
+        if name is None:
+            absolute = str(folder.resolve())
+            name = next((state.repo for state in states if absolute == state.path), None)
+        if name is None and folder.exists():
+            try:
+                name, _ = self.resolve_repo(repo)
+            except NotARepositoryError:
+                name = None
+            if name is not None and not any(name == state.repo for state in states):
+                name = None
+        if name is None:
+            known = ", ".join(repr(state.repo) for state in states) or "none yet"
+            raise InputError(
+                f"repository {repo!r} not found in the store (indexed: {known}); "
+                "pass one of those names, or the folder of an indexed repository"
+            )
+        removed = self.store.delete_repository(name)
+        self.cache = HistoryCache(self.store)
+        return name, removed
+
     def freshness(self, name: str, path: Path | None, refresh: bool) -> Freshness:
         """Check the index against HEAD, and catch it up when the gap is small."""
         if path is None or not path.exists():

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_headstart as headstart
+
 pytestmark = pytest.mark.slow
-
-
-def headstart(*arguments: str, data: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from headstart.cli import main; main()", *arguments],
-        env={**os.environ, "HEADSTART_CONFIG": os.devnull, "HEADSTART_DATA_DIR": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_history_pages_a_file_and_rejects_unknown_path(git_repo, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ COMMAND_MODULES = {
     "brief": "headstart.cli.brief",
     "check": "headstart.cli.check",
     "eval": "headstart.cli.eval",
+    "forget": "headstart.cli.forget",
     "history": "headstart.cli.history",
     "index": "headstart.cli.index",
     "serve": "headstart.cli.serve",

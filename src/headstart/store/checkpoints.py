@@ -58,3 +58,19 @@ class CheckpointTable:
                 .execute(data)
             )
         )
+
+    def delete_repository(self, repo: str) -> list[str]:
+        """Remove the checkpoints of `repo`'s tracker listings; return their sources.
+
+        The tracker indexers name them `github:REPO@STORE` and `gitlab:REPO:LISTING@STORE`
+        (`headstart.indexers.trackers`). Keys naming any store URI match, so a store that was moved loses them too.
+        """
+        if self._table is None and CHECKPOINTS_TABLE not in set(self._db.list_tables().tables):
+            return []
+        prefixes = (f"github:{repo}@", f"gitlab:{repo}:merge_requests@", f"gitlab:{repo}:issues@")
+        rows = self._query(self._checkpoints(), None, ["source"])
+        sources = [row["source"] for row in rows if row["source"].startswith(prefixes)]
+        if sources:
+            table = self._checkpoints()
+            self._write(lambda: table.delete(filters.is_in("source", sources)))
+        return sources

@@ -152,6 +152,19 @@ class StatsTables:
             self._write(lambda table=table: table.delete(filters.equals("repo", repo)))
         self.apply(repo, commits, max_files, total_after=len(commits))
 
+    def delete(self, repo: str) -> None:
+        """Remove a repository's rows from the three tables, its marker included."""
+        self._forget()
+        existing = set(self._db.list_tables().tables)
+        for name, schema in (
+            (FILE_STATS_TABLE, FILE_STATS_SCHEMA),
+            (CO_CHANGES_TABLE, CO_CHANGES_SCHEMA),
+            (STATS_MARKER_TABLE, MARKER_SCHEMA),
+        ):
+            if name in self._tables or name in existing:
+                table = self._table(name, schema)
+                self._write(lambda table=table: table.delete(filters.equals("repo", repo)))
+
     def refresh_indexes(self) -> None:
         """Index the `path` column of both tables, so one file's rows are found without a scan."""
         for name, schema in ((FILE_STATS_TABLE, FILE_STATS_SCHEMA), (CO_CHANGES_TABLE, CO_CHANGES_SCHEMA)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,7 +25,7 @@ from headstart.store import filters
 from headstart.store.checkpoints import CheckpointTable
 from headstart.store.embedder import Embedder, resolve_model
 from headstart.store.identifiers import IdentifierTable
-from headstart.store.leases import Leases
+from headstart.store.leases import LEASE_SECONDS, LeaseHeldError, Leases
 from headstart.store.schema import (
     DIMENSION_KEY,
     HEAD_FILES_SCHEMA,
@@ -233,13 +234,34 @@ class Store:
             where = filters.all_of(filters.equals("repo", repo), filters.is_in("id", chunk))
             self._write(lambda where=where: table.delete(where))
 
-    def delete_repository(self, repo: str) -> None:
-        table = self.records_table()
-        if table is not None:
-            self._write(lambda: table.delete(filters.equals("repo", repo)))
-        if self._repositories is not None or REPOSITORIES_TABLE in self._table_names():
-            self._write(lambda: self._repositories_table(write=True).delete(filters.equals("repo", repo)))
-        self.identifiers.delete(repo)
+    def delete_repository(self, repo: str) -> dict[str, int]:
+        """Remove everything the store keeps for `repo`; return the records removed, counted by kind.
+
+        Takes the repository's index lease first, so it raises LeaseHeldError while an index
+        job writes the repository, and no job starts on it until the rows are gone. Other
+        repositories' rows are left as they were.
+        """
+        try:
+            # The lease `headstart.indexers.pipeline.index_repository` holds while it writes.
+            lease = self.leases.acquire(f"index:{repo}", LEASE_SECONDS)
+        except LeaseHeldError as exc:
+            raise LeaseHeldError(f"cannot remove {repo!r} from the store yet: {exc}") from exc
+        with lease:
+            removed = dict(Counter(self.columns(repo, ["kind"]).column("kind").to_pylist()))
+            where = filters.equals("repo", repo)
+            table = self.records_table()
+            if table is not None:
+                self._write(lambda: table.delete(where))
+            if self._head_files is not None or HEAD_FILES_TABLE in self._table_names():
+                self._write(lambda: self._head_files_table().delete(where))
+            self.identifiers.delete(repo)
+            self.stats.delete(repo)
+            self.checkpoints.delete_repository(repo)
+            # Deleted last, so a run stopped halfway still lists the repository and can be run again.
+            if self._repositories is not None or REPOSITORIES_TABLE in self._table_names():
+                self._write(lambda: self._repositories_table(write=True).delete(where))
+        logger.info("removed %s from the store: %s", repo, removed or "no records")
+        return removed
 
     def refresh_indexes(self) -> None:
         """Build the full-text index, or fold rows it does not cover yet into it.
