@@ -315,3 +315,14 @@ def test_brief_leaves_closed_feature_requests_out_of_fixes(git_repo, store, tmp_
     assert [(item.kind, item.title) for item in brief.fixes_and_reverts] == [
         ("fix", "Fix cookie domain matching")
     ]
+
+
+def test_brief_keeps_a_new_file_given_with_the_task(headstart, history):
+    history.write("app/tokens.py", "def issue(): pass\n")
+
+    brief = headstart.brief("issue session tokens", repo=str(history.path), files=["app/tokens.py"])
+
+    first = brief.likely_files[0]
+    assert (first.path, first.exists) == ("app/tokens.py", False)
+    assert first.reasons == ["given with the task", "a new file: the indexed history has none of it yet"]
+    assert "app/session.py" in [item.path for item in brief.likely_files]

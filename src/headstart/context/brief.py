@@ -11,7 +11,7 @@ from headstart.context.history import HistoryCache, HistoryView
 from headstart.context.signals import Thresholds, is_fix
 from headstart.context.models import Brief, CoChange, FixOrRevert, Guardrail, LikelyFile, RelatedChange
 from headstart.records import Freshness
-from headstart.context.ranking import hit_label, named_files, ordinal, rank_files, reasons
+from headstart.context.ranking import FileEvidence, hit_label, named_files, ordinal, rank_files, reasons
 from headstart.context.render import fit_to_budget
 from headstart.records import LinkKind, RecordKind, is_changelog
 from headstart.store import SearchHit, Store
@@ -61,7 +61,7 @@ def build_brief(
     changelogs = [path for path, _ in ranked[:FILE_LIMIT] if path in dropped]
     ranked = [(path, item) for path, item in ranked if path not in dropped]
     likely = [
-        LikelyFile(path=path, score=0.0, reasons=reasons(item, len(hits)), exists=view.exists(path))
+        LikelyFile(path=path, score=0.0, reasons=_file_reasons(view, path, item, len(hits)), exists=view.exists(path))
         for path, item in ranked[:FILE_LIMIT]
     ]
     top_score = ranked[0][1].score if ranked else 1.0
@@ -86,6 +86,13 @@ def build_brief(
         max_tokens=max_tokens,
     )
     return fit_to_budget(brief, output)
+
+
+def _file_reasons(view: HistoryView, path: str, item: FileEvidence, similar_count: int) -> list[str]:
+    explained = reasons(item, similar_count)
+    if item.anchor and not view.exists(path):
+        explained.append("a new file: the indexed history has none of it yet")
+    return explained
 
 
 def _changelog_items(view: HistoryView, changelogs: Sequence[str], hits: Sequence[SearchHit]) -> list[Guardrail]:

@@ -116,7 +116,8 @@ def rank_files(
             evidence[partner].co_changed_with.append((path, together, total))
 
     ranked = sorted(evidence.items(), key=lambda item: (-item[1].score, item[0]))
-    semantic = [(path, item) for path, item in ranked if view.exists(path)]
+    # A file given with the task stays even when the indexed head lacks it: a new, uncommitted file.
+    semantic = [(path, item) for path, item in ranked if view.exists(path) or item.anchor]
     lexical = view.message_index().rank(task, FUSION_DEPTH)
     named_code = view.identifier_index().rank(task, FUSION_DEPTH)
     return _fuse(semantic, lexical, named_code, anchors)
