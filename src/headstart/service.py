@@ -119,8 +119,11 @@ class Headstart:
         self.cache = HistoryCache(self.store)
         return name, removed
 
-    def freshness(self, name: str, path: Path | None, refresh: bool) -> Freshness:
-        """Check the index against HEAD, and catch it up when the gap is small."""
+    def freshness(self, name: str, path: Path | None, refresh: bool, *, purpose: str = "brief") -> Freshness:
+        """Check the index against HEAD, and catch it up when the gap is small.
+
+        `purpose` names what reads the index next ("brief", "check") in the caught-up message.
+        """
         if path is None or not path.exists():
             state = self.store.repository_state(name)
             return Freshness(indexed_head=state.head if state else None)
@@ -141,7 +144,7 @@ class Headstart:
                 return freshness
             logger.info("caught the index of %s up: %d new commits", name, report.commits_written)
             _, caught_up = check_freshness(self.store, path)
-            caught_up.message = _caught_up_message(freshness, report.commits_written)
+            caught_up.message = _caught_up_message(freshness, report.commits_written, purpose)
             caught_up.stale = False
             return caught_up
         return freshness
@@ -284,11 +287,11 @@ def _working_tree(path: Path | None) -> _WorkingTree | None:
     return _WorkingTree(repo) if repo is not None and not repo.is_bare else None
 
 
-def _caught_up_message(stale: Freshness, indexed: int) -> str:
-    """Say how the index lagged HEAD before a brief caught it up, and what was indexed."""
+def _caught_up_message(stale: Freshness, indexed: int, purpose: str) -> str:
+    """Describe how the index lagged HEAD before `purpose` caught it up, and what was indexed."""
     if stale.rewritten:
         before = f"the indexed head {(stale.indexed_head or '')[:10]} had left HEAD's history"
     else:
         before = f"HEAD was {stale.behind} commit{'' if stale.behind == 1 else 's'} ahead of the index"
     commits = f"the {indexed} new commit{' was' if indexed == 1 else 's were'} indexed"
-    return f"caught up before this brief: {before}, and {commits}"
+    return f"caught up before this {purpose}: {before}, and {commits}"

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from headstart import __version__
 from headstart.errors import HeadstartError, InputError
 from headstart.memory import collector_off
 
@@ -44,9 +45,7 @@ GROUPS = ("ledger", "report")
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        typer.echo(f"headstart {version('headstart')}")
+        typer.echo(f"headstart {__version__}")
         raise typer.Exit()
 
 

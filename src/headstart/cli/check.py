@@ -66,11 +66,11 @@ def check(
 
     service = Headstart(settings)
     name, path = service.resolve_repo(str(repo))
-    freshness = service.freshness(name, path, refresh=not no_refresh)
+    freshness = service.freshness(name, path, refresh=not no_refresh, purpose="check")
     if freshness.message:
-        # On stderr, so JSON and SARIF on stdout stay clean: the check read an index it just
-        # caught up (or a repository it just indexed), or one that lags.
-        typer.echo(f"note: {freshness.message.replace('before this brief', 'before this check')}", err=True)
+        # On stderr, so that JSON and SARIF on stdout stay valid. The message reports an index
+        # that was just caught up or created, or one that lags HEAD.
+        typer.echo(f"note: {freshness.message}", err=True)
     if diff is None and (files or paths_given):
         # A user typed these, so they may be relative to the current folder. Paths from a diff or
         # the working tree are already relative to the root.

@@ -31,11 +31,11 @@ def forget(
 
 def _summary(removed: dict[str, int]) -> str:
     """Write counts by kind as "110 commits and 3 pull requests", commits and pull requests first."""
-    names = {"commit": "commit", "pull_request": "pull request", "review_comment": "review comment"}
-    order = ["commit", "pull_request", *sorted(set(removed) - {"commit", "pull_request"})]
+    first = ["commit", "pull_request"]
+    order = first + sorted(set(removed) - set(first))
     parts = [
-        counted(removed.get(kind, 0), names.get(kind, kind))
+        counted(removed.get(kind, 0), kind.replace("_", " "))
         for kind in order
-        if kind in ("commit", "pull_request") or removed.get(kind)
+        if kind in first or removed.get(kind)
     ]
     return ", ".join(parts[:-1]) + f" and {parts[-1]}"

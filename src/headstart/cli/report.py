@@ -18,7 +18,6 @@ from headstart.cli.tables import table_console
 from headstart.config import Settings, load_settings
 from headstart.ledger.db import open_ledger
 from headstart.ledger.errors import LedgerInputError
-from headstart.text import counted
 from headstart.ledger.reports import (
     Cohort,
     Dimension,
@@ -38,6 +37,7 @@ from headstart.ledger.reports.pr_labels import PullRequestLabels
 from headstart.ledger.reports.tables import report_rows
 from headstart.ledger.teams import TeamMap
 from headstart.logs import configure_logging
+from headstart.text import counted
 
 report_app = typer.Typer(
     rich_markup_mode=None,  # as the main app: "[default: …]" in help is text, not markup
@@ -139,8 +139,10 @@ def _cell(column: str, value: Any) -> str:
 
     CSV and JSON keep the plain numbers, for other programs.
     """
-    if isinstance(value, bool) or value is None or value == "":
-        return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
     if column.endswith("_usd") and isinstance(value, (int, float, Decimal)):
         return f"${value:,.4f}" if 0 < abs(value) < 1 else f"${value:,.2f}"
     if isinstance(value, int):

@@ -206,29 +206,33 @@ def _merged_sha(record) -> str | None:  # noqa: ANN001 - a Record
     return None
 
 
+_FIX_KINDS = (LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value)
+
+
 def _fixes_and_reverts(view: HistoryView, paths: Sequence[str]) -> list[FixOrRevert]:
     """Commits that fixed an issue or commit, or reverted one, and touched the likely files."""
     found: dict[str, FixOrRevert] = {}
     for path in paths:
         for change in view.commits_touching(path):
-            for kind, target in change.links:
-                if kind not in (LinkKind.FIXES.value, LinkKind.FIXES_COMMIT.value, LinkKind.REVERTS.value):
-                    continue
-                # A commit that closes a feature request links it as a fix; it is not one.
-                if kind != LinkKind.REVERTS.value and not is_fix(change):
-                    continue
-                if change.key in found:
-                    break
-                found[change.key] = FixOrRevert(
-                    kind="revert" if kind == LinkKind.REVERTS.value else "fix",
-                    sha=change.key,
-                    title=change.title,
-                    date=change.created_at,
-                    url=change.url,
-                    files=change.files[:8],
-                    missing_files=[other for other in change.files[:8] if not view.exists(other)],
-                    target=target,
-                )
+            if change.key in found:
+                continue
+            links = [(kind, target) for kind, target in change.links if kind in _FIX_KINDS or kind == LinkKind.REVERTS.value]
+            # A commit that closes a feature request links it as a fix, but it is not one.
+            if any(kind in _FIX_KINDS for kind, _ in links) and not is_fix(change):
+                links = [(kind, target) for kind, target in links if kind == LinkKind.REVERTS.value]
+            if not links:
+                continue
+            kind, target = links[0]
+            found[change.key] = FixOrRevert(
+                kind="revert" if kind == LinkKind.REVERTS.value else "fix",
+                sha=change.key,
+                title=change.title,
+                date=change.created_at,
+                url=change.url,
+                files=change.files[:8],
+                missing_files=[other for other in change.files[:8] if not view.exists(other)],
+                target=target,
+            )
         # Commits reverted later are fragile history too, even if their own message is plain.
         for change in view.commits_touching(path):
             for kind, reverter_id in view.incoming.get(f"commit:{change.key}", []):

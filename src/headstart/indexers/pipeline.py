@@ -23,7 +23,7 @@ from headstart.memory import release_free_memory
 from headstart.metrics import RECORDS_INDEXED
 from headstart.records import Link, LinkKind, Record, RecordKind, is_fix_commit, is_revert_commit
 from headstart.store import RepositoryState, Store
-from headstart.store.leases import LEASE_SECONDS, Lease
+from headstart.store.leases import LEASE_SECONDS, Lease, index_lease
 from headstart.store.stats import CommitFacts
 
 logger = logging.getLogger("headstart.indexers")
@@ -142,7 +142,7 @@ def index_repository(
         return IndexReport(plan=plan_index(store, opened, estimate=dry_run), dry_run=dry_run)
 
     # Planned under the lease, so a job that waited for another one reads what that one wrote.
-    with store.leases.acquire(f"index:{opened.name}", lease_seconds, wait=lease_wait) as lease:
+    with store.leases.acquire(index_lease(opened.name), lease_seconds, wait=lease_wait) as lease:
         report = _write_index(
             store,
             opened,

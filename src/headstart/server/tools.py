@@ -11,7 +11,6 @@ import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from importlib.metadata import version
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
@@ -19,6 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from headstart import __version__
 from headstart.config import Settings
 from headstart.context.check_render import render_check_text
 from headstart.context.diffs import files_in_diff
@@ -128,8 +128,7 @@ def build_server(
     services = services or Services(settings, headstart, repo=repo)
     server = MCPServer(
         name="headstart",
-        # The version that `headstart --version` prints.
-        version=version("headstart"),
+        version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
     )

@@ -45,6 +45,11 @@ LEASES_SCHEMA = strict_keys(
 )
 
 
+def index_lease(repo: str) -> str:
+    """Return the name of the lease an index job holds while it writes `repo`."""
+    return f"index:{repo}"
+
+
 class LeaseHeldError(StoreError):
     """Another live job holds the lease."""
 

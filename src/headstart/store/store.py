@@ -25,7 +25,7 @@ from headstart.store import filters
 from headstart.store.checkpoints import CheckpointTable
 from headstart.store.embedder import Embedder, resolve_model
 from headstart.store.identifiers import IdentifierTable
-from headstart.store.leases import LEASE_SECONDS, LeaseHeldError, Leases
+from headstart.store.leases import LEASE_SECONDS, LeaseHeldError, Leases, index_lease
 from headstart.store.schema import (
     DIMENSION_KEY,
     HEAD_FILES_SCHEMA,
@@ -242,8 +242,7 @@ class Store:
         repositories' rows are left as they were.
         """
         try:
-            # The lease `headstart.indexers.pipeline.index_repository` holds while it writes.
-            lease = self.leases.acquire(f"index:{repo}", LEASE_SECONDS)
+            lease = self.leases.acquire(index_lease(repo), LEASE_SECONDS)
         except LeaseHeldError as exc:
             raise LeaseHeldError(f"cannot remove {repo!r} from the store yet: {exc}") from exc
         with lease:
