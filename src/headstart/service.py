@@ -160,7 +160,7 @@ class Headstart:
         refresh: bool = True,
         cwd: Path | None = None,
     ) -> Brief:
-        """Brief on `task`; `files` are relative to the repository's root, to `cwd`, or absolute."""
+        """Build a brief on `task`. `files` are relative to the repository's root, to `cwd`, or absolute."""
         if not task.strip():
             raise InputError("the task is empty; describe the change, e.g. 'add retry to the HTTP client'")
         name, path = self.resolve_repo(repo)
@@ -214,7 +214,7 @@ class Headstart:
     def file_history(
         self, path: str, *, repo: str | None = None, limit: int = 10, offset: int = 0, cwd: Path | None = None
     ) -> HistoryPage:
-        """List a file's changes; `path` is relative to the repository's root, to `cwd`, or absolute."""
+        """List a file's changes. `path` is relative to the repository's root, to `cwd`, or absolute."""
         name, root = self.resolve_repo(repo)
         [path] = self._resolve_files(name, root, [path], cwd=cwd, history=True)
         return file_history(self.store, self.cache, name, path, limit=limit, offset=offset)

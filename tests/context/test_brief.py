@@ -317,7 +317,7 @@ def test_brief_leaves_closed_feature_requests_out_of_fixes(git_repo, store, tmp_
     ]
 
 
-def test_brief_keeps_a_new_file_given_with_the_task(headstart, history):
+def test_brief_keeps_new_given_file(headstart, history):
     history.write("app/tokens.py", "def issue(): pass\n")
 
     brief = headstart.brief("issue session tokens", repo=str(history.path), files=["app/tokens.py"])

@@ -406,7 +406,7 @@ def test_logs_are_json_with_request_ids(cluster: Cluster) -> None:
 
 
 def _metrics(url: str) -> str:
-    """Read a replica's metrics; empty when a busy machine reset the connection (CI saw it once)."""
+    """Return a replica's metrics text, or "" when a busy machine resets the connection."""
     try:
         return httpx.get(f"{url}/metrics", headers=AUTHORIZATION).text
     except httpx.TransportError:

@@ -84,7 +84,7 @@ def _register(only: str | None = None) -> None:
 def _named_command(arguments: list[str]) -> str | None:
     """Return the command or group named first on the command line, or None (then all are needed).
 
-    `--version` alone names no command, so none is registered and it answers at once.
+    `--version` alone names no command, so none is registered and the version prints at once.
     """
     if arguments == ["--version"]:
         return "--version"

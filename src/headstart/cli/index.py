@@ -132,7 +132,7 @@ def index(
         nonlocal task
         if task is None:
             if total == 0:
-                return  # nothing new: no empty bar
+                return  # Nothing is new, so no empty bar is drawn.
             progress.start()
             task = progress.add_task("index", total=total)
         progress.update(task, completed=done, total=total)

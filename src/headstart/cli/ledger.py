@@ -201,7 +201,7 @@ def _print_report(report: IngestReport) -> None:
         f"bytes read: {report.bytes_read:,}"
     )
     # A log writes one response as several lines, so most reads repeat a request read before,
-    # in this run or an earlier one: "already recorded" read as wrong on a first ingest.
+    # also in a first ingest. They are repeats, not requests stored by an earlier run.
     typer.echo(
         f"requests: {report.inserted:,} new, {report.updated:,} updated; "
         f"{counted(report.duplicates, 'repeat')} of a request already counted; "

@@ -44,7 +44,7 @@ def build_brief(
 ) -> Brief:
     """Build a brief for `task` in `repo` that fits `max_tokens` when rendered as `output`."""
     view = cache.get(repo)
-    # Only a leading "./" goes (not the dot of `.github/`); an old name stands for the new one.
+    # Only a leading "./" is removed, not the dot of `.github/`. An old name maps to the new one.
     anchors = view.current_files([path.replace("\\", "/").removeprefix("./") for path in files])
     query = task if not anchors else f"{task}\n{' '.join(anchors)}"
     hits = store.search(

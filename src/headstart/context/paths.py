@@ -2,8 +2,8 @@
 
 A path may be given relative to the root, relative to the current folder, or absolute. The
 readings are tried in that order, comparing real paths so that symlinks and `..` work, and the
-first that names a file of the repository wins. A path that names none is an InputError that
-quotes it and says how to find the right one; nothing is dropped without a word.
+first that names a file of the repository wins. A path that names none raises an InputError
+that quotes it and explains how to find the right one, so no path is dropped silently.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class RepositoryFiles:
     name: str
     root: Path | None  # the working tree's real path; None when it is not on this machine
     lookup: Callable[[str], str | None]
-    history: bool = False  # the paths are for a history request, which words its errors so
+    history: bool = False  # the paths come from a history request, so errors also mention history
 
     @property
     def where(self) -> str:

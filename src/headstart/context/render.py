@@ -9,9 +9,8 @@ from headstart.text import counted
 # When a brief is over budget, items are cut from the first section in this list that is still
 # above its floor. Similar changes go first, then the likely files after the first ten, then the
 # rest evenly, and the first ten likely files last. So a brief at the default budget keeps a few
-# fixes, reverts and co-changes: when all 15 likely files came first, none was left in any of
-# ten briefs a newcomer ran. The last entries give up the floors, so only a budget below the
-# header and one file is exceeded.
+# fixes, reverts and co-changes, which a list of 15 likely files with their reasons used up. The
+# last entries give up the floors, so only a budget below the header and one file is exceeded.
 _CUT_ORDER = (
     ("guardrails", 8),
     ("related", 5),

@@ -142,11 +142,11 @@ def fragility(store: Store, view: HistoryView, path: str) -> Fragility:
 
 
 def recent_owners(store: Store, view: HistoryView, path: str, *, months: int = 12, limit: int = 2) -> list[tuple[str, int]]:
-    """The most active people among those who changed a file in the last `months` of its
-    history (all of them, if none did).
+    """Return the most active people among those who changed a file in the last `months` of
+    its history (all of them, if none did).
 
-    Bots (dependabot[bot], renovate) are left out first: they change many files but answer no
-    questions, and a file only a bot touched lately is still owned by the people before it.
+    Bots (dependabot[bot], renovate) are left out first, because a bot cannot answer questions
+    about a file. So a file that only a bot changed lately names the people who changed it before.
     """
     stats = store.stats.file_stats(view.repo, [path])
     if not stats or not stats[0].authors:
