@@ -22,7 +22,7 @@ from headstart.evaluation.cut import (
     skip_reason,
     spread,
 )
-from headstart.evaluation.metrics import score_ranking
+from headstart.evaluation.metrics import margin, score_ranking
 from headstart.evaluation.report import _references_line
 from headstart.evaluation.runner import EvalReport
 from headstart.indexers.repository import open_repository
@@ -177,6 +177,43 @@ def test_eval_recall_exact(evaluated) -> None:
     assert report.summary["recent"].mrr == pytest.approx((1 / 5 + 1 / 4 + 1 + 1 / 5 + 1 / 4) / 5)
 
 
+def test_eval_margins_pair_the_tasks(evaluated) -> None:
+    report, _, _ = evaluated
+
+    assert set(report.margins) == {"bm25_contents", "bm25_messages", "recent"}
+    for name, found in report.margins.items():
+        differences = [result.scores["headstart"].recall_at(10) - result.scores[name].recall_at(10) for result in report.results]
+        assert found.difference == pytest.approx(sum(differences) / len(differences)), name
+        assert found.low <= found.difference <= found.high, name
+        assert min(differences) <= found.low and found.high <= max(differences), name
+
+
+def test_margin_interval() -> None:
+    def scores(recall_at_10: float):
+        return score_ranking(["a.py", "b.py"][: int(recall_at_10 * 2)], ["a.py", "b.py"])
+
+    same = margin([scores(1.0), scores(0.5)], [scores(1.0), scores(0.5)])
+    assert (same.difference, same.low, same.high) == (0.0, 0.0, 0.0)
+
+    # Every task gains half: resampling the tasks cannot move the margin.
+    steady = margin([scores(1.0)] * 4, [scores(0.5)] * 4)
+    assert (steady.difference, steady.low, steady.high) == (0.5, 0.5, 0.5)
+
+    # One task in four gains everything: the margin is 0.25, and its interval is close to the
+    # normal approximation, 0.25 ± 1.96 standard errors of a mean of 40 such tasks.
+    ours = [scores(1.0), scores(0.5), scores(0.5), scores(0.5)] * 10
+    theirs = [scores(0.0), scores(0.5), scores(0.5), scores(0.5)] * 10
+    mixed = margin(ours, theirs)
+    spread = 1.96 * (0.25 * 0.75 / 40) ** 0.5
+    assert mixed.difference == pytest.approx(0.25)
+    assert mixed.low == pytest.approx(0.25 - spread, abs=0.03)
+    assert mixed.high == pytest.approx(0.25 + spread, abs=0.03)
+    assert margin(ours, theirs) == mixed  # seeded: the same tasks give the same interval
+
+    with pytest.raises(ValueError, match="same tasks on both sides, not 2 and 1"):
+        margin([scores(1.0), scores(1.0)], [scores(1.0)])
+
+
 def test_eval_co_change_and_references(evaluated) -> None:
     report, shas, _ = evaluated
     fix = next(result for result in report.results if result.task.sha == shas["fix"])
@@ -206,6 +243,9 @@ def test_eval_writes_report_files(evaluated) -> None:
     assert "| Most recently changed files | 10.0% |" in markdown  # recall@1: 0.5 in one of 5 tasks
     assert shas["bot"][:10] in markdown
     assert "- Only 5 tasks: one task more or less found moves a mean by up to 20 points" in markdown
+    assert "## Margin" in markdown
+    assert "| Most recently changed files | " in markdown.split("## Margin")[1]
+    assert set(data["margins"]) == {"bm25_contents", "bm25_messages", "recent"}
     assert data["cut"] == shas["cut"]
     assert len(data["results"]) == 5
     assert set(data["summary"]) == {"headstart", "bm25_contents", "bm25_messages", "recent"}
@@ -249,6 +289,12 @@ def test_changelog_and_skip_rules() -> None:
     assert skip_reason("Bump pytest from 7.0 to 8.0", "", "Ada <ada@example.com>", 1, 20) == "version bump"
     assert skip_reason("chore: Bump to 10.4.2", "", "Ada <ada@example.com>", 1, 20) == "version bump"
     assert skip_reason("chore(release): v2.1.0", "", "Ada <ada@example.com>", 1, 20) == "version bump"
+    # Pre-releases, and one crate or package of several released under its own name.
+    for subject in ("5.0.0-alpha.1", "v5.0.0-beta.3", "1.0.0-rc1 release", "globset-0.4.17", "grep-cli-0.1.12"):
+        assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) == "version bump", subject
+    # A dependency's version or a hyphenated word in a real change is no release.
+    for subject in ("deps: bump to globset 0.4.17", "deps: qs@1.2.0", "Fix utf-8 handling", "Use python-3.12 features"):
+        assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) is None, subject
     assert skip_reason("fix: 2.0 compatibility of the parser", "", "Ada <ada@example.com>", 1, 20) is None
     assert skip_reason("Bump the cache size to 512", "", "Ada <ada@example.com>", 1, 20) is None
     assert skip_reason("[pre-commit.ci] autoupdate", "", "pre-commit-ci[bot] <66853113+pre-commit-ci[bot]@users.noreply.github.com>", 1, 20) == "bot author"
@@ -294,6 +340,8 @@ def test_cli_writes_report(history, tmp_path: Path, monkeypatch, capsys) -> None
     assert exited.value.code in (0, None)
     assert f"2 tasks after cut {shas['cut'][:12]} (4 changes skipped)" in printed
     assert "Most recently changed files" in printed
+    assert "recall@10 margin over the best baseline (" in printed
+    assert ", 95% interval " in printed
     assert json.loads((out / "report.json").read_text())["options"]["max_tasks"] == 2
     assert (out / "recall.png").exists()
     assert (tmp_path / "w" / "store").is_dir()

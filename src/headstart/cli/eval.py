@@ -15,7 +15,7 @@ from headstart.context.signals import Thresholds
 from headstart.evaluation import EvalOptions, EvalReport, run_evaluation, write_report
 from headstart.evaluation.cut import parse_cut_date
 from headstart.evaluation.metrics import REPORTED_K
-from headstart.evaluation.report import LABELS
+from headstart.evaluation.report import LABELS, best_baseline, signed
 from headstart.store import Embedder, Store
 from headstart.text import counted
 
@@ -81,6 +81,12 @@ def evaluate(
     for name, summary in report.summary.items():
         recalls = "".join(f"{summary.recall_at(k):>11.3f}" for k in REPORTED_K)
         typer.echo(f"{LABELS.get(name, name):32}{recalls}{summary.hit_at_5:>8.3f}{summary.mrr:>7.3f}")
+    if (best := best_baseline(report)) is not None:
+        margin = report.margins[best]
+        typer.echo(
+            f"recall@10 margin over the best baseline ({LABELS[best]}): {signed(margin.difference)}, "
+            f"95% interval {signed(margin.low)} to {signed(margin.high)}"
+        )
     co, history = report.co_change, report.co_change_history
     typer.echo(f"co-change over {co.queries} queries: brief top-3 hit {co.top3_hit:.3f}, recall {co.recall:.3f}; "
                f"co-change counts alone top-3 hit {history.top3_hit:.3f}, recall {history.recall:.3f}")

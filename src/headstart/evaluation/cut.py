@@ -26,13 +26,17 @@ DEFAULT_CUT_FRACTION = 0.9
 _BOT_BRANCH = re.compile(r"^Merge pull request #\d+ from [\w.\-]+/(?:dependabot|renovate|pre-commit-ci)", re.IGNORECASE)
 # A subject tagged by the bot that opened the pull request, squash-merged by a person.
 _BOT_SUBJECT = re.compile(r"^\[(?:pre-commit\.ci|bot|dependabot|renovate)\]", re.IGNORECASE)
+# A version, with a pre-release or build suffix: 2.0.1, v5.0.0-beta.3, 1.0.0-rc1.
+_VERSION = r"v?\d+(?:\.\d+)+(?:[-+][0-9A-Za-z][0-9A-Za-z.]*)?"
 # An optional conventional-commit type comes first: "chore: Bump to 10.4.2", "chore(release): 2.0".
 _VERSION_BUMP = re.compile(
     r"^(?:\w+(?:\([^)]*\))?!?:\s*)?(?:"
     r"(?:bump|update|set|change|increase)\s+(?:the\s+)?(?:dev\s+|package\s+)?version\b"
-    r"|bump(?:ed)?\s+to\s+v?\d+(?:\.\d+)+"
-    r"|(?:release|prepare(?:\s+release)?|start|version|tag)\s+(?:version\s+)?v?\d+(?:\.\d+)+"
-    r"|v?\d+(?:\.\d+)+(?:\s+release)?\s*$"
+    rf"|bump(?:ed)?\s+to\s+{_VERSION}"
+    rf"|(?:release|prepare(?:\s+release)?|start|version|tag)\s+(?:version\s+)?{_VERSION}"
+    rf"|{_VERSION}(?:\s+release)?\s*$"
+    # A release of one package of several, named before its version: "globset-0.4.17".
+    rf"|[A-Za-z][\w.]*(?:-[A-Za-z][\w.]*)*-{_VERSION}\s*$"
     r"|bump\s+\S+\s+from\s+\S+\s+to\s+\S+"
     r")",
     re.IGNORECASE,

@@ -7,10 +7,16 @@ from statistics import mean, median
 
 from pydantic import BaseModel, Field
 
+from headstart.bootstrap import mean_interval
+
 # Every ranker is cut to this many files before scoring, so rankers that return longer lists
 # get no advantage in the reciprocal rank.
 DEPTH = 10
 REPORTED_K = (1, 5, 10)
+# The margin's interval: seeded, so a rerun on the same tasks prints the same interval.
+MARGIN_RESAMPLES = 10_000
+MARGIN_SEED = 5
+MARGIN_CONFIDENCE = 0.95
 
 
 class TaskScores(BaseModel):
@@ -36,6 +42,14 @@ class RankerSummary(BaseModel):
 
     def recall_at(self, k: int) -> float:
         return self.recall[k - 1]
+
+
+class Margin(BaseModel):
+    """One ranker's mean recall@10 minus another's over the same tasks, with a bootstrap interval."""
+
+    difference: float
+    low: float = Field(description="Lower end of the 95% interval, from resampling the tasks.")
+    high: float = Field(description="Upper end of the 95% interval.")
 
 
 class CoChangeSummary(BaseModel):
@@ -80,6 +94,20 @@ def summarize(scores: Sequence[TaskScores]) -> RankerSummary:
         all_found_at_10=mean(float(score.all_found_at_10) for score in scores),
         mrr=mean(score.reciprocal_rank for score in scores),
     )
+
+
+def margin(ours: Sequence[TaskScores], theirs: Sequence[TaskScores]) -> Margin:
+    """Compare two rankers' recall@10 on the same tasks, task by task.
+
+    The tasks are resampled as pairs, so a task both find hard widens the interval no more than
+    one both find easy. The interval shows how far the margin could move with other tasks drawn.
+    """
+    if len(ours) != len(theirs) or not ours:
+        raise ValueError(f"a margin needs the same tasks on both sides, not {len(ours)} and {len(theirs)}")
+    differences = [mine.recall_at(DEPTH) - other.recall_at(DEPTH) for mine, other in zip(ours, theirs, strict=True)]
+    interval = mean_interval(differences, resamples=MARGIN_RESAMPLES, seed=MARGIN_SEED, confidence=MARGIN_CONFIDENCE)
+    assert interval is not None  # the differences are finite and there is at least one
+    return Margin(difference=mean(differences), low=interval[0], high=interval[1])
 
 
 def co_change_scores(suggestions: Sequence[str], named: set[str], anchor: str, others: Sequence[str]) -> tuple[bool, float]:

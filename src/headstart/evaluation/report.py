@@ -77,6 +77,8 @@ def render_markdown(report: EvalReport) -> str:
             f"{_percent(summary.all_found_at_10)} | {summary.mrr:.3f} |"
         )
 
+    lines += _margin_lines(report)
+
     co = report.co_change
     history = report.co_change_history
     lines += [
@@ -119,6 +121,38 @@ def render_markdown(report: EvalReport) -> str:
     for skipped in report.skipped:
         lines.append(f"| `{skipped.sha[:10]}` | {skipped.subject[:70].replace('|', chr(92) + '|')} | {skipped.reason} |")
     return "\n".join(lines) + "\n"
+
+
+def best_baseline(report: EvalReport) -> str | None:
+    """Return the baseline with the highest mean recall@10, or None when the report has no margins."""
+    if not report.margins:
+        return None
+    return max(report.margins, key=lambda name: (report.summary[name].recall_at(DEPTH), name))
+
+
+def signed(value: float) -> str:
+    return f"{value:+.3f}"
+
+
+def _margin_lines(report: EvalReport) -> list[str]:
+    if not report.margins:
+        return []
+    lines = [
+        "",
+        "## Margin",
+        "",
+        (
+            "Headstart's mean recall@10 minus each baseline's, on the same tasks. The interval holds 95% of "
+            "the margins from resampling the tasks (paired bootstrap): where it stays above a goal, other "
+            "tasks from the same history would most likely meet it too."
+        ),
+        "",
+        "| baseline | margin | 95% interval |",
+        "|---|---:|---|",
+    ]
+    for name, margin in sorted(report.margins.items(), key=lambda item: item[1].difference):
+        lines.append(f"| {LABELS.get(name, name)} | {signed(margin.difference)} | {signed(margin.low)} to {signed(margin.high)} |")
+    return lines
 
 
 def draw_recall(report: EvalReport, path: Path) -> None:

@@ -21,9 +21,11 @@ from headstart.evaluation.cut import Skipped, Task, choose_cut, list_tasks, spre
 from headstart.evaluation.metrics import (
     DEPTH,
     CoChangeSummary,
+    Margin,
     RankerSummary,
     TaskScores,
     co_change_scores,
+    margin,
     score_ranking,
     summarize,
     summarize_co_change,
@@ -104,6 +106,10 @@ class EvalReport(BaseModel):
     results: list[TaskResult]
     skipped: list[Skipped]
     summary: dict[str, RankerSummary]
+    margins: dict[str, Margin] = Field(
+        default_factory=dict,
+        description="Per baseline: Headstart's mean recall@10 minus the baseline's, with a 95% bootstrap interval.",
+    )
     co_change: CoChangeSummary
     co_change_history: CoChangeSummary = Field(description="The same queries, scored on co-change counts alone.")
     brief_tokens: dict[str, float]
@@ -182,6 +188,11 @@ def run_evaluation(options: EvalOptions, store: Store, on_progress: ProgressCall
         results=results,
         skipped=skipped,
         summary={name: summarize([result.scores[name] for result in results]) for name in RANKERS},
+        margins={
+            name: margin([result.scores[HEADSTART] for result in results], [result.scores[name] for result in results])
+            for name in RANKERS
+            if name != HEADSTART and results
+        },
         co_change=summarize_co_change([(query.top3_hit, query.recall) for result in results for query in result.co_change]),
         co_change_history=summarize_co_change(
             [(query.history_top3_hit, query.history_recall) for result in results for query in result.co_change]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from statistics import median
 from typing import Any
 
 import numpy as np
 from scipy.stats import mannwhitneyu
+
+from headstart.bootstrap import Statistic, percentile_interval, resample
 
 # Scales the median absolute deviation to a normal distribution's standard deviation
 # (Iglewicz and Hoaglin's modified z-score).
@@ -33,38 +35,6 @@ def modified_z_scores(values: Sequence[float]) -> tuple[float, float, list[float
     return center, mad, [(value - center) / (MEAN_AD_SCALE * mean_ad) for value in values]
 
 
-# A statistic of rows, vectorized: it maps the last row axis away, so it takes one sample
-# (n values, or n value pairs) or a batch of resamples (b x n, or b x n x 2).
-Statistic = Callable[[np.ndarray], Any]
-
-# Rows drawn per bootstrap resample at most, and values drawn per vectorized batch.
-MAX_RESAMPLE_ROWS = 1000
-BATCH_VALUES = 2_000_000
-
-
-def _resampled(
-    values: np.ndarray, statistic: Statistic, rng: np.random.Generator, resamples: int
-) -> np.ndarray:
-    """Return the statistic of `resamples` bootstrap resamples of `values`.
-
-    A cohort larger than `MAX_RESAMPLE_ROWS` is resampled m-out-of-n (m = that limit), and each
-    deviation from the full-sample statistic is scaled by sqrt(m/n) back to the spread of a
-    sample of n, which holds for smooth statistics such as means and ratios of sums.
-    """
-    n = len(values)
-    m = min(n, MAX_RESAMPLE_ROWS)
-    out = np.empty(resamples)
-    per_batch = max(1, BATCH_VALUES // m)
-    for start in range(0, resamples, per_batch):
-        size = min(per_batch, resamples - start)
-        picks = rng.integers(0, n, size=(size, m), dtype=np.int32)
-        out[start : start + size] = statistic(values[picks])
-    if m < n:
-        full = float(statistic(values))
-        out = full + np.sqrt(m / n) * (out - full)
-    return out
-
-
 def bootstrap_difference(
     before: Sequence[Any],
     after: Sequence[Any],
@@ -83,15 +53,9 @@ def bootstrap_difference(
         return None
     rng = np.random.default_rng(seed)
     with np.errstate(divide="ignore", invalid="ignore"):
-        first = _resampled(np.asarray(before, dtype=float), statistic, rng, resamples)
-        second = _resampled(np.asarray(after, dtype=float), statistic, rng, resamples)
-    differences = second - first
-    differences = differences[np.isfinite(differences)]
-    if differences.size == 0:
-        return None
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(differences, [tail, 100 - tail])
-    return float(low), float(high)
+        first = resample(np.asarray(before, dtype=float), statistic, rng, resamples)
+        second = resample(np.asarray(after, dtype=float), statistic, rng, resamples)
+    return percentile_interval(second - first, confidence)
 
 
 def rank_test(before: Sequence[float], after: Sequence[float]) -> float | None:
