@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from headstart.indexers.freshness import check_freshness
-from headstart.indexers.pipeline import index_repository
+from headstart.indexers.pipeline import index_repository, rebuild_stats
 from headstart.records import FileChange, Link, LinkKind, RecordKind
 from headstart.store import Store
 
@@ -402,3 +402,20 @@ def test_force_push_reconciled(git_repo, store: Store, tmp_path: Path) -> None:
     assert len(report.plan.stale_commits) == 1
     assert report.commits_written == 1
     assert set(store.keys(report.plan.repo, "commit")) == set(git_repo.git("rev-list", "HEAD").split())
+
+
+def test_fix_counts_read_the_commit_body(git_repo, store: Store) -> None:
+    git_repo.commit("Add the parser", {"parser.py": "a\n", "export.py": "b\n"})
+    closes = git_repo.commit("Reports as CSV\n\nCloses #7", {"export.py": "b\nc\n"})
+    fixes = git_repo.commit("Handle empty rows\n\nFixes #12", {"parser.py": "a\nd\n"})
+
+    report = index_repository(store, git_repo.path, workers=1)
+    repo = report.plan.repo
+    in_step = {stats.path: stats.fix_shas for stats in store.stats.file_stats(repo, ["parser.py", "export.py"])}
+    rebuild_stats(store, repo, max_files_per_commit=30)
+    rebuilt = {stats.path: stats.fix_shas for stats in store.stats.file_stats(repo, ["parser.py", "export.py"])}
+
+    # "Closes #7" closes a feature request; "Fixes #12" fixes a bug, as the brief's fixes section says.
+    assert in_step == {"parser.py": [fixes], "export.py": []}
+    assert rebuilt == in_step
+    assert closes not in in_step["export.py"]

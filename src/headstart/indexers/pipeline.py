@@ -283,7 +283,8 @@ def commit_facts(commits: Iterable[Record]) -> list[CommitFacts]:
                 files=tuple(commit.files),
                 created_at=commit.created_at,
                 author=commit.authors[0] if commit.authors else None,
-                is_fix=is_fix_commit(commit.title, kinds),
+                # The body tells "Fixes #12" from "Closes #12", as the brief's fixes section does.
+                is_fix=is_fix_commit(commit.title, kinds, commit.body),
                 is_revert=is_revert_commit(kinds),
             )
         )
@@ -292,7 +293,9 @@ def commit_facts(commits: Iterable[Record]) -> list[CommitFacts]:
 
 def rebuild_stats(store: Store, repo: str, max_files_per_commit: int) -> None:
     """Recount the derived per-file tables from every commit record of a repository."""
-    table = store.columns(repo, ["key", "title", "files", "authors", "created_at", "links", "parents"], kinds=[RecordKind.COMMIT.value])
+    table = store.columns(
+        repo, ["key", "title", "body", "files", "authors", "created_at", "links", "parents"], kinds=[RecordKind.COMMIT.value]
+    )
     facts = []
     for row in table.to_pylist():
         if len(row["parents"] or []) > 1:
@@ -304,7 +307,7 @@ def rebuild_stats(store: Store, repo: str, max_files_per_commit: int) -> None:
                 files=tuple(row["files"] or []),
                 created_at=row["created_at"],
                 author=(row["authors"] or [None])[0],
-                is_fix=is_fix_commit(row["title"] or "", kinds),
+                is_fix=is_fix_commit(row["title"] or "", kinds, row["body"] or ""),
                 is_revert=is_revert_commit(kinds),
             )
         )

@@ -117,7 +117,8 @@ def build_repository(repo: GitRepo) -> dict[str, str]:
     shas["refix"] = commit_at(
         repo,
         march(10, 12),
-        "fix: crash on empty token in auth",
+        # A fix by its body only: the rework check reads the whole message.
+        "Handle an empty token in auth\n\nFixes #15",
         {"src/auth.py": "x = 3\n"},
         author=BOB_AUTHOR,
     )

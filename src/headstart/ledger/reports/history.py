@@ -232,8 +232,8 @@ def _find_rework(
             for named, targets in revertible.items():
                 if named.startswith(match["sha"]):
                     result.reverted_by.update(dict.fromkeys(targets, sha))
-        subject = commit.message.split("\n", 1)[0]
-        if not is_fix_commit(subject, ()) or subject.lower().startswith("revert"):
+        subject, _, body = commit.message.partition("\n")
+        if not is_fix_commit(subject, (), body) or subject.lower().startswith("revert"):
             continue
         touched = set(_facts(repo, commit).files)
         for target, files in files_by_sha.items():
