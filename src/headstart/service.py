@@ -97,8 +97,10 @@ class Headstart:
         since it was indexed is still found by the path it was indexed from.
         """
         states = self.store.repository_states()
+        # A repository imported only from a tracker has records but no indexed git state.
+        names = {state.repo for state in states} | self.store.record_repositories()
         folder = Path(repo).expanduser()
-        name = next((state.repo for state in states if repo == state.repo), None)
+        name = repo if repo in names else None
         if name is None:
             absolute = str(folder.resolve())
             name = next((state.repo for state in states if absolute == state.path), None)
@@ -107,10 +109,10 @@ class Headstart:
                 name, _ = self.resolve_repo(repo)
             except NotARepositoryError:
                 name = None
-            if name is not None and not any(name == state.repo for state in states):
+            if name is not None and name not in names:
                 name = None
         if name is None:
-            known = ", ".join(repr(state.repo) for state in states) or "none yet"
+            known = ", ".join(repr(known) for known in sorted(names)) or "none yet"
             raise InputError(
                 f"repository {repo!r} not found in the store (indexed: {known}); "
                 "pass one of those names, or the folder of an indexed repository"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from headstart.config import Settings
 from headstart.errors import IndexNotFoundError
 from headstart.indexers.pipeline import index_repository
+from headstart.indexers.trackers.imports import import_file
 from headstart.records import RecordKind
 from headstart.service import Headstart
 from headstart.store import Embedder, Store
@@ -166,3 +168,32 @@ def test_forget_rejected_during_index_job(two_repositories, store: Store, tmp_pa
     )
     assert len(store.keys(str(forgotten.path), RecordKind.COMMIT.value)) == 2
     assert store.repository_state(str(forgotten.path)) is not None
+
+
+def test_forget_repository_imported_from_a_tracker_only(
+    two_repositories, store: Store, tmp_path: Path
+) -> None:
+    kept, _ = two_repositories
+    index_repository(store, kept.path)
+    issues = [
+        {
+            "author": {"login": "ada"}, "body": "Totals are off.", "createdAt": "2024-01-05T00:00:00Z",
+            "labels": [{"name": "bug"}], "number": number, "state": "OPEN", "title": f"Billing rounding {number}",
+            "url": f"https://github.com/acme/billing/issues/{number}",
+        }
+        for number in (1, 2)
+    ]
+    export = tmp_path / "issues.json"
+    export.write_text(json.dumps(issues))
+    import_file(store, export)
+    assert store.record_repositories() == {str(kept.path), "github.com/acme/billing"}
+
+    forgot = headstart("forget", "github.com/acme/billing", "--db", store.uri, data=tmp_path / "data")
+    unknown = headstart("forget", "github.com/acme/billing", "--db", store.uri, data=tmp_path / "data")
+
+    assert forgot.returncode == 0, forgot.stderr
+    assert forgot.stdout == "forgot github.com/acme/billing: 0 commits, 0 pull requests and 2 bugs removed from the store\n"
+    assert store.record_repositories() == {str(kept.path)}
+    assert len(store.keys(str(kept.path), RecordKind.COMMIT.value)) == 2
+    assert unknown.returncode == 2
+    assert f"(indexed: '{kept.path}')" in unknown.stderr

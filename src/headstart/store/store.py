@@ -162,6 +162,17 @@ class Store:
         table = self._repositories_table()
         return [RepositoryState(**row) for row in table.to_arrow().to_pylist()]
 
+    def record_repositories(self) -> set[str]:
+        """Return the names of the repositories that have records, from git or only from a tracker."""
+        table = self.records_table()
+        if table is None:
+            return set()
+        try:
+            names = table.search().select(["repo"]).limit(None).to_arrow().column("repo")
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"reading from the store at {self.uri!r} failed: {exc}") from exc
+        return set(names.unique().to_pylist())
+
     def save_repository_state(self, state: RepositoryState) -> None:
         row = {**state.__dict__, "indexed_at": state.indexed_at.astimezone(timezone.utc)}
         self._write(
