@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from headstart.context.history import MAX_FILES_PER_CHANGE, HistoryView
+from headstart.context.kinds import DESCRIPTIONS, rank_kind, task_kind
 from headstart.indexers.messages import find_pull_request
 from headstart.store import SearchHit
 
@@ -30,6 +31,9 @@ LEXICAL_FUSION_WEIGHT = 1.0
 # The weight of the files containing identifiers the task names. Most tasks name none, and
 # then that ranking is empty.
 IDENTIFIER_FUSION_WEIGHT = 1.0
+# The weight of the files of the kind a task's prefix names ("CI:", "test:", "docs:"); chosen on
+# ripgrep, sinatra and prometheus (docs/evaluation.md). Most tasks have no such prefix.
+KIND_FUSION_WEIGHT = 1.0
 
 _PATH_TOKEN = re.compile(r"[\w.\-/]+")
 
@@ -43,6 +47,7 @@ class FileEvidence:
     co_changed_with: list[tuple[str, int, int]] = field(default_factory=list)
     lexical_rank: int | None = None
     identifiers: list[str] = field(default_factory=list)
+    kind: str | None = None
 
 
 def named_files(task: str, candidates: set[str] | None) -> set[str]:
@@ -120,7 +125,11 @@ def rank_files(
     semantic = [(path, item) for path, item in ranked if view.exists(path) or item.anchor]
     lexical = view.message_index().rank(task, FUSION_DEPTH)
     named_code = view.identifier_index().rank(task, FUSION_DEPTH)
-    return _fuse(semantic, lexical, named_code, anchors)
+    fused = _fuse(semantic, lexical, named_code, anchors)
+    kind = task_kind(task)
+    if kind is None:
+        return fused
+    return _fuse_kind(view, kind, fused, order=[path for path, _ in semantic])
 
 
 def _fuse(
@@ -150,6 +159,26 @@ def _fuse(
     return sorted(evidence.items(), key=lambda entry: (-entry[1].score, order.get(entry[0], len(order)), entry[0]))
 
 
+def _fuse_kind(
+    view: HistoryView, kind: str, fused: list[tuple[str, FileEvidence]], order: list[str]
+) -> list[tuple[str, FileEvidence]]:
+    """Fuse in the files of the kind the task's prefix names, in the order the other rankings gave them."""
+    evidence = dict(fused)
+    files = rank_kind(
+        kind, view.head_files, [path for path, _ in fused], lambda path: len(view.commits_touching(path)), FUSION_DEPTH
+    )
+    for rank, path in enumerate(files):
+        item = evidence.setdefault(path, FileEvidence())
+        item.score += KIND_FUSION_WEIGHT / (FUSION_K + rank)
+        item.kind = kind
+    position = {path: rank for rank, (path, _) in enumerate(fused)}
+    semantic = {path: rank for rank, path in enumerate(order)}
+    return sorted(
+        evidence.items(),
+        key=lambda entry: (-entry[1].score, position.get(entry[0], len(position)), semantic.get(entry[0], len(semantic)), entry[0]),
+    )
+
+
 def hit_label(hit: SearchHit) -> str:
     """Name a similar change as an agent can look it up: 'PR #12' or 'commit <sha>'."""
     record = hit.record
@@ -177,6 +206,8 @@ def reasons(item: FileEvidence, similar_count: int) -> list[str]:
     if item.identifiers:
         names = ", ".join(f"`{name}`" for name in item.identifiers[:3])
         explained.append(f"contains {names}, named in the task")
+    if item.kind is not None:
+        explained.append(f"{DESCRIPTIONS[item.kind]}, the kind of file the task's prefix names")
     # Every rank is given: a file listed for its words alone would otherwise show no reason.
     if item.lexical_rank is not None:
         place = "best" if item.lexical_rank == 1 else f"{ordinal(item.lexical_rank)} best"
