@@ -292,8 +292,18 @@ def test_changelog_and_skip_rules() -> None:
     # Pre-releases, and one crate or package of several released under its own name.
     for subject in ("5.0.0-alpha.1", "v5.0.0-beta.3", "1.0.0-rc1 release", "globset-0.4.17", "grep-cli-0.1.12"):
         assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) == "version bump", subject
+    for subject in ("Fix dev version 8.4.1", "chore(release): Prepare for 10.4.0"):
+        assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) == "version bump", subject
     # A dependency's version or a hyphenated word in a real change is no release.
-    for subject in ("deps: bump to globset 0.4.17", "deps: qs@1.2.0", "Fix utf-8 handling", "Use python-3.12 features"):
+    for subject in (
+        "deps: bump to globset 0.4.17", "deps: qs@1.2.0", "Fix utf-8 handling", "Use python-3.12 features",
+        "Fix version check", "Prepare for Python 3.12",
+    ):
+        assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) is None, subject
+    # Long-lived branches synced through a pull request describe no change of their own.
+    for subject in ("Merge stable into main (#3479)", "Merge `stable` into `main` after the rST conversion", "Merge 3.1.x into main"):
+        assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) == "merge of one branch into another", subject
+    for subject in ("Merge parser into lexer", "Merge helpers into mainframe.py"):
         assert skip_reason(subject, "", "Ada <ada@example.com>", 1, 20) is None, subject
     assert skip_reason("fix: 2.0 compatibility of the parser", "", "Ada <ada@example.com>", 1, 20) is None
     assert skip_reason("Bump the cache size to 512", "", "Ada <ada@example.com>", 1, 20) is None
@@ -323,6 +333,29 @@ def test_cli_bad_cut_rev(git_repo, tmp_path: Path, monkeypatch, capsys) -> None:
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("flag", ["--out", "--work"])
+def test_cli_refuses_a_file_for_a_folder_before_indexing(git_repo, tmp_path: Path, monkeypatch, capsys, flag: str) -> None:
+    import headstart.cli.eval  # noqa: F401 - registers the command on the app
+    from headstart.cli.app import main
+
+    git_repo.commit("One", {"a.py": "a\n"})
+    git_repo.commit("Two", {"a.py": "b\n"})
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me\n")
+    folders = {"--out": str(tmp_path / "o"), "--work": str(tmp_path / "w"), flag: str(taken)}
+    argv = ["headstart", "eval", str(git_repo.path), "--out", folders["--out"], "--work", folders["--work"]]
+    monkeypatch.setattr(sys, "argv", argv)
+
+    with pytest.raises(SystemExit) as exited:
+        main()
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err == f"error: {flag} '{taken}' is a file, not a folder; give a folder (it is created when missing)\n"
+    assert taken.read_text() == "keep me\n"
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+
+
 def test_cli_writes_report(history, tmp_path: Path, monkeypatch, capsys) -> None:
     import headstart.cli.eval  # noqa: F401 - registers the command on the app
     from headstart.cli.app import main
@@ -340,7 +373,7 @@ def test_cli_writes_report(history, tmp_path: Path, monkeypatch, capsys) -> None
     assert exited.value.code in (0, None)
     assert f"2 tasks after cut {shas['cut'][:12]} (4 changes skipped)" in printed
     assert "Most recently changed files" in printed
-    assert "recall@10 margin over the best baseline (" in printed
+    assert "recall@10 margin over the best baseline by recall@10 (" in printed
     assert ", 95% interval " in printed
     assert json.loads((out / "report.json").read_text())["options"]["max_tasks"] == 2
     assert (out / "recall.png").exists()
@@ -423,3 +456,13 @@ def test_skip_reasons_name_changelogs_and_new_files(git_repo) -> None:
         shas["new"]: "changes only files created after the cut",
         shas["both"]: "changes only changelogs and files created after the cut",
     }
+
+
+def test_report_names_the_default_cut(git_repo, embedder: Embedder, tmp_path: Path) -> None:
+    for number in range(10):
+        git_repo.commit(f"Tune the parser, step {number}", {"parser.py": f"STEP = {number}\n"})
+
+    report = run_evaluation(EvalOptions(repo=git_repo.path, co_change_anchors=0), Store(str(tmp_path / "store"), embedder))
+
+    assert report.options["cut_fraction"] == 0.9
+    assert report.cut_position == 9

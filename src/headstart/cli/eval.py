@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from headstart.cli.app import app
 from headstart.cli.common import ModelOption, VerboseOption, setup
 from headstart.context.signals import Thresholds
+from headstart.errors import InputError
 from headstart.evaluation import EvalOptions, EvalReport, run_evaluation, write_report
 from headstart.evaluation.cut import parse_cut_date
 from headstart.evaluation.metrics import REPORTED_K
@@ -43,6 +44,10 @@ def evaluate(
     Example: headstart eval ~/src/flask --cut-fraction 0.9 --max-tasks 100 --out flask-eval
     """
     settings = setup(None, model, verbose)
+    # Checked before indexing: a folder that turns out to be a file would lose the whole run.
+    for flag, folder in (("--out", out), ("--work", work)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise InputError(f"{flag} {str(folder)!r} is a file, not a folder; give a folder (it is created when missing)")
     options = EvalOptions(
         repo=repo,
         cut_rev=cut_rev,
@@ -83,9 +88,10 @@ def evaluate(
         typer.echo(f"{LABELS.get(name, name):32}{recalls}{summary.hit_at_5:>8.3f}{summary.mrr:>7.3f}")
     if (best := best_baseline(report)) is not None:
         margin = report.margins[best]
+        unclear = "; it includes 0, so these tasks do not show the brief ahead" if margin.low <= 0 else ""
         typer.echo(
-            f"recall@10 margin over the best baseline ({LABELS[best]}): {signed(margin.difference)}, "
-            f"95% interval {signed(margin.low)} to {signed(margin.high)}"
+            f"recall@10 margin over the best baseline by recall@10 ({LABELS[best]}): {signed(margin.difference)}, "
+            f"95% interval {signed(margin.low)} to {signed(margin.high)}{unclear}"
         )
     co, history = report.co_change, report.co_change_history
     typer.echo(f"co-change over {co.queries} queries: brief top-3 hit {co.top3_hit:.3f}, recall {co.recall:.3f}; "
@@ -96,7 +102,8 @@ def evaluate(
 def _run(options: EvalOptions, store: Store) -> EvalReport:
     with Progress(
         TextColumn("[bold]replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), TimeElapsedColumn(),
-        console=stderr, transient=True,
+        # Off when stderr is no terminal: a finished bar would leave a blank line before an error.
+        console=stderr, transient=True, disable=not stderr.is_terminal,
     ) as progress:
         bar = progress.add_task("replay", total=None)
         return run_evaluation(options, store, on_progress=lambda done, total: progress.update(bar, completed=done, total=total))

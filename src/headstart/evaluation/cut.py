@@ -33,7 +33,9 @@ _VERSION_BUMP = re.compile(
     r"^(?:\w+(?:\([^)]*\))?!?:\s*)?(?:"
     r"(?:bump|update|set|change|increase)\s+(?:the\s+)?(?:dev\s+|package\s+)?version\b"
     rf"|bump(?:ed)?\s+to\s+{_VERSION}"
-    rf"|(?:release|prepare(?:\s+release)?|start|version|tag)\s+(?:version\s+)?{_VERSION}"
+    rf"|(?:release|prepare(?:\s+for)?(?:\s+release)?|start|version|tag)\s+(?:version\s+)?{_VERSION}"
+    # "Fix dev version 8.4.1": the version number is what was fixed.
+    rf"|fix\s+(?:the\s+)?(?:dev\s+)?version\s+(?:to\s+)?{_VERSION}"
     rf"|{_VERSION}(?:\s+release)?\s*$"
     # A release of one package of several, named before its version: "globset-0.4.17".
     rf"|[A-Za-z][\w.]*(?:-[A-Za-z][\w.]*)*-{_VERSION}\s*$"
@@ -42,6 +44,12 @@ _VERSION_BUMP = re.compile(
     re.IGNORECASE,
 )
 _REVERT_SUBJECT = re.compile(r"^revert\b", re.IGNORECASE)
+# One long-lived branch merged into another through a pull request: "Merge stable into main (#3479)".
+# The target must read as a branch, so "Merge parser into lexer" stays a task.
+_BRANCH = r"(?:main|master|develop|dev|stable|trunk|next|maint|release[\w./\-]*|v?\d+(?:\.\d+)*\.x)"
+_BRANCH_SYNC = re.compile(
+    rf"^merge\s+(?:branch\s+)?[`'\"]?[\w./\-]+[`'\"]?\s+into\s+[`'\"]?{_BRANCH}[`'\"]?(?![\w\-])", re.IGNORECASE
+)
 _REVERTS_COMMIT = re.compile(r"This reverts commit [0-9a-f]{7,40}", re.IGNORECASE)
 
 # Files that record the change itself: naming them in the expected answer would reward a ranker
@@ -140,7 +148,7 @@ def choose_cut(
     else:
         fraction = DEFAULT_CUT_FRACTION if cut_fraction is None else cut_fraction
         if not 0 < fraction < 1:
-            raise InputError(f"--cut-fraction {fraction!r} is not between 0 and 1; use for example 0.9")
+            raise InputError(f"--cut-fraction {fraction!r} must be above 0 and below 1; use for example 0.9")
         position = max(1, int(len(chain) * fraction))
         cut = chain[position - 1]
 
@@ -181,6 +189,8 @@ def skip_reason(subject: str, message: str, author: str, files: int, max_files: 
         return "version bump"
     if _REVERT_SUBJECT.match(subject) or _REVERTS_COMMIT.search(message):
         return "revert"
+    if _BRANCH_SYNC.match(subject):
+        return "merge of one branch into another"
     if files > max_files:
         return f"changes {files} files (more than {max_files})"
     return None
@@ -217,10 +227,13 @@ def list_tasks(
         changed = sorted({change.path for change in diff_changes(repo, commit)})
         # The subject first, because a merge's subject names the branch, and a bot's branch marks its pull request.
         reason = skip_reason(subject, message, author, len(changed), max_files)
+        shown = subject
         if reason is None and title != subject:
             reason = skip_reason(title, message, author, len(changed), max_files)
+            # The title is what made it no task: "Merge pull request #1864 from …" would hide why.
+            shown = title
         if reason is not None:
-            skipped.append(Skipped(sha=sha, subject=subject, reason=reason))
+            skipped.append(Skipped(sha=sha, subject=shown, reason=reason))
             continue
 
         changelog = [path for path in changed if is_changelog(path)]

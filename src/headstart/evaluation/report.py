@@ -108,19 +108,26 @@ def render_markdown(report: EvalReport) -> str:
         "",
         "## Tasks",
         "",
-        "| change | task | expected | " + " | ".join(f"{name} r@10" for name in report.summary) + " | tokens |",
+        "| change | task | expected | " + " | ".join(f"{LABELS.get(name, name)} r@10" for name in report.summary) + " | tokens |",
         "|---|---|---:|" + "---:|" * (len(report.summary) + 1),
     ]
     for result in report.results:
         task = result.task
-        text = task.text.splitlines()[0][:70].replace("|", "\\|")
+        text = _cell(task.text.splitlines()[0])
         recalls = " | ".join(_percent(result.scores[name].recall_at(10)) for name in report.summary)
         lines.append(f"| `{task.sha[:10]}` | {text} | {len(task.expected)} | {recalls} | {result.brief_tokens} |")
 
     lines += ["", "## Skipped changes", "", "| change | subject | reason |", "|---|---|---|"]
     for skipped in report.skipped:
-        lines.append(f"| `{skipped.sha[:10]}` | {skipped.subject[:70].replace('|', chr(92) + '|')} | {skipped.reason} |")
+        lines.append(f"| `{skipped.sha[:10]}` | {_cell(skipped.subject)} | {skipped.reason} |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str, width: int = 70) -> str:
+    """Fit text in a table cell: cut at `width` with an ellipsis, and escape the column bar."""
+    if len(text) > width:
+        text = text[: width - 1].rstrip() + "…"
+    return text.replace("|", "\\|")
 
 
 def best_baseline(report: EvalReport) -> str | None:
@@ -142,9 +149,10 @@ def _margin_lines(report: EvalReport) -> list[str]:
         "## Margin",
         "",
         (
-            "Headstart's mean recall@10 minus each baseline's, on the same tasks. The interval holds 95% of "
-            "the margins from resampling the tasks (paired bootstrap): where it stays above a goal, other "
-            "tasks from the same history would most likely meet it too."
+            "Headstart's mean recall@10 minus each baseline's, on the same tasks, as a fraction (+0.100 is "
+            "10 points of recall). The interval holds 95% of the margins from resampling the tasks in pairs "
+            "(bootstrap): a margin whose interval stays above 0 is unlikely to be luck of the tasks drawn, "
+            "and one whose interval includes 0 does not show Headstart ahead of that baseline."
         ),
         "",
         "| baseline | margin | 95% interval |",

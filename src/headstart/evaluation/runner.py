@@ -17,7 +17,7 @@ from headstart.context.models import Brief
 from headstart.context.signals import Thresholds
 from headstart.errors import InputError
 from headstart.evaluation.baselines import CommitMessageRanker, FileContentRanker, RecentRanker
-from headstart.evaluation.cut import Skipped, Task, choose_cut, list_tasks, spread
+from headstart.evaluation.cut import DEFAULT_CUT_FRACTION, Skipped, Task, choose_cut, list_tasks, spread
 from headstart.evaluation.metrics import (
     DEPTH,
     CoChangeSummary,
@@ -131,6 +131,9 @@ def run_evaluation(options: EvalOptions, store: Store, on_progress: ProgressCall
         opened.repo, opened.head, cut_rev=options.cut_rev, cut_date=options.cut_date, cut_fraction=options.cut_fraction
     )
     logger.info("cut at %s (%d of %d first-parent commits)", cut.sha[:12], cut.position, cut.total)
+    if options.cut_rev is None and options.cut_date is None and options.cut_fraction is None:
+        # The report names the cut it applied, not an empty option.
+        options = options.model_copy(update={"cut_fraction": DEFAULT_CUT_FRACTION})
 
     started = time.perf_counter()
     # The path as given, not opened.path: a bare git folder without a config has no usable work tree.
