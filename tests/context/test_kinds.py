@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headstart.config import Settings
-from headstart.context.kinds import CI, DOCS, TEST, rank_kind, task_kind
+from headstart.context.kinds import CI, DOCS, TEST, files_of_kind, rank_kind, task_kind
 from headstart.indexers.pipeline import index_repository
 from headstart.service import Headstart
 
@@ -52,13 +52,15 @@ def test_rank_kind_keeps_the_fused_order(kind: str, expected: list[str]) -> None
     order = [".github/workflows/release.yml", "lib/app.rb", "test/helper_test.rb"]
     changes = {".github/workflows/test.yml": 9, ".travis.yml": 2, "test/app_test.rb": 4, "README.md": 7, "docs/guide.rst": 1}
 
-    ranked = rank_kind(kind, HEAD, order, lambda path: changes.get(path, 0), limit=10)
+    ranked = rank_kind(files_of_kind(kind, HEAD), order, lambda path: changes.get(path, 0), limit=10)
 
     assert ranked == expected
+    assert rank_kind(files_of_kind(kind, HEAD), order, lambda path: changes.get(path, 0), limit=1) == expected[:1]
 
 
-def test_rank_kind_without_head_files_is_empty() -> None:
-    assert rank_kind(CI, None, [], lambda path: 0, limit=10) == []
+def test_no_files_of_a_kind_rank_nothing() -> None:
+    assert files_of_kind(CI, ["lib/app.rb", "README.md"]) == []
+    assert rank_kind([], ["lib/app.rb"], lambda path: 0, limit=10) == []
 
 
 def test_brief_names_the_workflow_a_ci_task_changes(git_repo, store, tmp_path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from headstart.context.identifiers import IdentifierIndex
+from headstart.context.kinds import files_of_kind
 from headstart.context.lexical import FileMessageIndex
 from headstart.context.renames import current_names, renames_in
 from headstart.errors import IndexNotFoundError
@@ -79,6 +80,7 @@ class HistoryView:
     # Guards building the message and identifier indexes once, for concurrent briefs.
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _identifier_index: IdentifierIndex | None = field(default=None, repr=False)
+    _kind_files: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def exists(self, path: str) -> bool:
         return self.head_files is None or path in self.head_files
@@ -119,6 +121,13 @@ class HistoryView:
                     {path: names for path, names in files.items() if self.exists(path)}
                 )
             return self._identifier_index
+
+    def files_of_kind(self, kind: str) -> list[str]:
+        """Return the files at the indexed head of a kind from `headstart.context.kinds`, found once."""
+        with self._index_lock:
+            if kind not in self._kind_files:
+                self._kind_files[kind] = files_of_kind(kind, self.head_files or ())
+            return self._kind_files[kind]
 
     def _messages_touching(self, path: str) -> list[str]:
         # Sweeping commits carry no signal about any one of their files, as in co-change.

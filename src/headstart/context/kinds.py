@@ -8,8 +8,9 @@ of that kind get a ranking of their own in the fusion.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from headstart.records import is_changelog, is_test_file
 
@@ -49,9 +50,8 @@ def task_kind(task: str) -> str | None:
 
 def _is_docs(path: str) -> bool:
     lowered = path.lower()
-    if is_changelog(path):
-        return False
-    return lowered.endswith(_DOC_SUFFIXES) or lowered.startswith(("doc/", "docs/"))
+    documentation = lowered.endswith(_DOC_SUFFIXES) or lowered.startswith(("doc/", "docs/"))
+    return documentation and not is_changelog(path)
 
 
 def _is_ci(path: str) -> bool:
@@ -61,17 +61,23 @@ def _is_ci(path: str) -> bool:
 MATCHERS: dict[str, Callable[[str], bool]] = {CI: _is_ci, TEST: is_test_file, DOCS: _is_docs}
 
 
-def rank_kind(
-    kind: str, files: set[str] | None, order: list[str], change_count: Callable[[str], int], limit: int
-) -> list[str]:
-    """Return up to `limit` files of `kind`: as the other rankings placed them, then the most changed.
-
-    `order` is the fused ranking without this one; `files` are the files at the indexed head.
-    """
-    if not files:
-        return []
+def files_of_kind(kind: str, files: Iterable[str]) -> list[str]:
+    """Return the files of `kind` among `files`, sorted."""
     matches = MATCHERS[kind]
+    return sorted(path for path in files if matches(path))
+
+
+def rank_kind(found: Sequence[str], order: Sequence[str], change_count: Callable[[str], int], limit: int) -> list[str]:
+    """Return up to `limit` of the files `found`: as the other rankings placed them, then the most changed.
+
+    `order` is the fused ranking without this one.
+    """
     position = {path: rank for rank, path in enumerate(order)}
-    found = [path for path in files if matches(path)]
-    found.sort(key=lambda path: (position.get(path, len(position)), -change_count(path), path))
-    return found[:limit]
+    placed = sorted((path for path in found if path in position), key=position.__getitem__)
+    if len(placed) >= limit:
+        return placed[:limit]
+    # Most files of a kind are nowhere in the other rankings: only their change counts order them.
+    rest = heapq.nsmallest(
+        limit - len(placed), (path for path in found if path not in position), key=lambda path: (-change_count(path), path)
+    )
+    return placed + rest

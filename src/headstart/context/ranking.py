@@ -165,7 +165,7 @@ def _fuse_kind(
     """Fuse in the files of the kind the task's prefix names, in the order the other rankings gave them."""
     evidence = dict(fused)
     files = rank_kind(
-        kind, view.head_files, [path for path, _ in fused], lambda path: len(view.commits_touching(path)), FUSION_DEPTH
+        view.files_of_kind(kind), [path for path, _ in fused], lambda path: len(view.by_file.get(path, ())), FUSION_DEPTH
     )
     for rank, path in enumerate(files):
         item = evidence.setdefault(path, FileEvidence())
