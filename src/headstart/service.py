@@ -117,7 +117,11 @@ class Headstart:
                 f"repository {repo!r} not found in the store (indexed: {known}); "
                 "pass one of those names, or the folder of an indexed repository"
             )
+        # Imported here: the tracker package loads an HTTP client that briefs never need.
+        from headstart.indexers.trackers.checkpoints import forget_legacy_checkpoints
+
         removed = self.store.delete_repository(name)
+        forget_legacy_checkpoints(self.settings.data_dir, name)
         self.cache = HistoryCache(self.store)
         return name, removed
 

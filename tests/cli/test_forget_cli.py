@@ -7,15 +7,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import run_headstart as headstart
 
 from headstart.config import Settings
 from headstart.errors import IndexNotFoundError
 from headstart.indexers.pipeline import index_repository
+from headstart.indexers.trackers.checkpoints import default_checkpoints
 from headstart.indexers.trackers.imports import import_file
 from headstart.records import RecordKind
 from headstart.service import Headstart
 from headstart.store import Embedder, Store
-from tests.conftest import run_headstart as headstart
 
 pytestmark = pytest.mark.slow
 
@@ -187,6 +188,13 @@ def test_forget_repository_imported_from_a_tracker_only(
     export.write_text(json.dumps(issues))
     import_file(store, export)
     assert store.record_repositories() == {str(kept.path), "github.com/acme/billing"}
+    # Older versions kept tracker checkpoints in a file of the data folder, read as a fallback.
+    legacy = tmp_path / "data" / "trackers" / "checkpoints.json"
+    legacy.parent.mkdir(parents=True)
+    forgotten_key = f"github:github.com/acme/billing@{store.uri}"
+    kept_key = f"github:{kept.path}@{store.uri}"
+    legacy.write_text(json.dumps({forgotten_key: "2024-05-01T00:00:00Z", kept_key: "2024-05-02T00:00:00Z"}))
+    assert default_checkpoints(store, tmp_path / "data").get(forgotten_key) == "2024-05-01T00:00:00Z"
 
     forgot = headstart("forget", "github.com/acme/billing", "--db", store.uri, data=tmp_path / "data")
     unknown = headstart("forget", "github.com/acme/billing", "--db", store.uri, data=tmp_path / "data")
@@ -197,3 +205,6 @@ def test_forget_repository_imported_from_a_tracker_only(
     assert len(store.keys(str(kept.path), RecordKind.COMMIT.value)) == 2
     assert unknown.returncode == 2
     assert f"(indexed: '{kept.path}')" in unknown.stderr
+    # Indexed from the tracker again, it starts from the beginning, not from the old file.
+    assert json.loads(legacy.read_text()) == {kept_key: "2024-05-02T00:00:00Z"}
+    assert default_checkpoints(store, tmp_path / "data").get(forgotten_key) is None

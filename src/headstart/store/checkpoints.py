@@ -17,10 +17,31 @@ from headstart.store import filters
 from headstart.store.tables import open_table, strict_keys
 
 CHECKPOINTS_TABLE = "checkpoints"
+# Each repository's tracker listings with a checkpoint of their own: (tracker, listing).
+TRACKER_LISTINGS: tuple[tuple[str, str | None], ...] = (
+    ("github", None),
+    ("gitlab", "merge_requests"),
+    ("gitlab", "issues"),
+)
 CHECKPOINTS_SCHEMA = strict_keys(
     pa.schema([("source", pa.string()), ("value", pa.string()), ("updated_ms", pa.int64())]),
     ["source"],
 )
+
+
+def tracker_checkpoint(tracker: str, repo: str, store_uri: str, listing: str | None = None) -> str:
+    """Name the checkpoint of one tracker listing of `repo`: `github:REPO@STORE`, `gitlab:REPO:issues@STORE`.
+
+    The store's URI is part of the name: the file that older versions kept outside the store has
+    one checkpoint per store.
+    """
+    source = f"{tracker}:{repo}" if listing is None else f"{tracker}:{repo}:{listing}"
+    return f"{source}@{store_uri}"
+
+
+def tracker_checkpoint_prefixes(repo: str) -> tuple[str, ...]:
+    """Return what the names of `repo`'s tracker checkpoints start with, whatever the store."""
+    return tuple(tracker_checkpoint(tracker, repo, "", listing) for tracker, listing in TRACKER_LISTINGS)
 
 
 class CheckpointTable:
@@ -60,14 +81,13 @@ class CheckpointTable:
         )
 
     def delete_repository(self, repo: str) -> list[str]:
-        """Remove the checkpoints of `repo`'s tracker listings; return their sources.
+        """Remove the checkpoints of `repo`'s tracker listings (`tracker_checkpoint`); return their sources.
 
-        The tracker indexers name them `github:REPO@STORE` and `gitlab:REPO:LISTING@STORE`
-        (`headstart.indexers.trackers`). Keys naming any store URI match, so a store that was moved loses them too.
+        Keys naming any store URI match, so a store that was moved loses them too.
         """
         if self._table is None and CHECKPOINTS_TABLE not in set(self._db.list_tables().tables):
             return []
-        prefixes = (f"github:{repo}@", f"gitlab:{repo}:merge_requests@", f"gitlab:{repo}:issues@")
+        prefixes = tracker_checkpoint_prefixes(repo)
         rows = self._query(self._checkpoints(), None, ["source"])
         sources = [row["source"] for row in rows if row["source"].startswith(prefixes)]
         if sources:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from headstart.indexers.trackers.http import TrackerError
 from headstart.store import Store
+from headstart.store.checkpoints import tracker_checkpoint_prefixes
 
 logger = logging.getLogger("headstart.indexers.trackers")
 
@@ -55,12 +56,25 @@ class Checkpoints:
             os.replace(temporary, self.path)
         logger.debug("checkpoint %s = %s", source, value)
 
+    def delete_prefixed(self, prefixes: tuple[str, ...]) -> list[str]:
+        """Remove the sources starting with one of `prefixes`; return them."""
+        with _LOCK:
+            data = self._read()
+            gone = sorted(source for source in data if source.startswith(prefixes))
+            if gone:
+                temporary = self.path.with_suffix(".tmp")
+                kept = {source: value for source, value in data.items() if source not in gone}
+                temporary.write_text(json.dumps(kept, indent=1, sort_keys=True), encoding="utf-8")
+                os.replace(temporary, self.path)
+        return gone
+
 
 class StoreCheckpoints(Checkpoints):
     """Checkpoints kept in the store, so any machine's next run continues where the last one stopped.
 
     A value missing from the store is looked up in the JSON file that earlier versions wrote in
-    the data directory. That file is only read, never written.
+    the data directory. Indexing only reads that file; `forget_legacy_checkpoints` removes a
+    forgotten repository's entries from it.
     """
 
     def __init__(self, store: Store, legacy: Path | None = None) -> None:
@@ -79,6 +93,22 @@ class StoreCheckpoints(Checkpoints):
         logger.debug("checkpoint %s = %s", source, value)
 
 
+def legacy_path(data_dir: Path) -> Path:
+    return data_dir / "trackers" / "checkpoints.json"
+
+
 def default_checkpoints(store: Store, data_dir: Path | None = None) -> StoreCheckpoints:
     """Checkpoints of `store`, falling back to the JSON file older runs left in `data_dir`."""
-    return StoreCheckpoints(store, data_dir / "trackers" / "checkpoints.json" if data_dir is not None else None)
+    return StoreCheckpoints(store, legacy_path(data_dir) if data_dir is not None else None)
+
+
+def forget_legacy_checkpoints(data_dir: Path, repo: str) -> list[str]:
+    """Remove `repo`'s entries from the JSON file older runs left in `data_dir`; return their sources.
+
+    Without this, indexing a forgotten repository's tracker again would resume from the old
+    file's checkpoint and skip everything updated before it.
+    """
+    path = legacy_path(data_dir)
+    if not path.is_file():
+        return []
+    return Checkpoints(path).delete_prefixed(tracker_checkpoint_prefixes(repo))

@@ -20,6 +20,7 @@ from headstart.indexers.trackers.timeline import timeline_links
 from headstart.indexers.trackers.writer import Landing, write_records
 from headstart.records import Link, LinkKind, Record, RecordKind, record_id
 from headstart.store import Store
+from headstart.store.checkpoints import tracker_checkpoint
 
 logger = logging.getLogger("headstart.indexers.trackers")
 
@@ -228,7 +229,7 @@ def index_github(
     repo = repo_name or repo_name_for(api_url, slug)
     source = f"github:{repo}"
     report = TrackerReport(source=source, repo=repo)
-    checkpoint_key = f"{source}@{store.uri}"
+    checkpoint_key = tracker_checkpoint("github", repo, store.uri)
     since = checkpoints.get(checkpoint_key)
 
     auth = Auth("Authorization", f"Bearer {token}") if token else None
