@@ -32,7 +32,7 @@ def test_task_kind_reads_the_prefix(task: str, kind: str | None) -> None:
 
 
 HEAD = {
-    ".github/workflows/test.yml", ".github/workflows/release.yml", ".travis.yml", "Gemfile",
+    ".github/workflows/test.yml", ".github/workflows/release.yml", ".github/workflows/CODEOWNERS", ".travis.yml", "Gemfile",
     "lib/app.rb", "test/app_test.rb", "test/helper_test.rb", "README.md", "docs/guide.rst",
     "CHANGES.md", "src/history.py",
 }

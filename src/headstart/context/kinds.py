@@ -25,8 +25,9 @@ _KINDS = {
     TEST: {"test", "tests", "spec", "specs", "testing"},
     DOCS: {"doc", "docs", "documentation", "readme"},
 }
+# Only a workflow folder's YAML files run: a CODEOWNERS kept beside them is no CI configuration.
 _CI_PATH = re.compile(
-    r"(^|/)(\.github/workflows|\.circleci|\.buildkite)/"
+    r"(^|/)\.github/workflows/[^/]+\.ya?ml$|(^|/)(\.circleci|\.buildkite)/"
     r"|(^|/)(\.gitlab-ci\.ya?ml|\.travis\.ya?ml|appveyor\.ya?ml|azure-pipelines\.ya?ml|\.cirrus\.ya?ml|Jenkinsfile)$"
 )
 _DOC_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt", ".adoc", ".asciidoc", ".rdoc")
