@@ -50,17 +50,18 @@ HEAD = {
 )
 def test_rank_kind_keeps_the_fused_order(kind: str, expected: list[str]) -> None:
     order = [".github/workflows/release.yml", "lib/app.rb", "test/helper_test.rb"]
+    position = {path: rank for rank, path in enumerate(order)}
     changes = {".github/workflows/test.yml": 9, ".travis.yml": 2, "test/app_test.rb": 4, "README.md": 7, "docs/guide.rst": 1}
 
-    ranked = rank_kind(files_of_kind(kind, HEAD), order, lambda path: changes.get(path, 0), limit=10)
+    ranked = rank_kind(files_of_kind(kind, HEAD), position, lambda path: changes.get(path, 0), limit=10)
 
     assert ranked == expected
-    assert rank_kind(files_of_kind(kind, HEAD), order, lambda path: changes.get(path, 0), limit=1) == expected[:1]
+    assert rank_kind(files_of_kind(kind, HEAD), position, lambda path: changes.get(path, 0), limit=1) == expected[:1]
 
 
 def test_no_files_of_a_kind_rank_nothing() -> None:
     assert files_of_kind(CI, ["lib/app.rb", "README.md"]) == []
-    assert rank_kind([], ["lib/app.rb"], lambda path: 0, limit=10) == []
+    assert rank_kind([], {"lib/app.rb": 0}, lambda path: 0, limit=10) == []
 
 
 def test_brief_names_the_workflow_a_ci_task_changes(git_repo, store, tmp_path) -> None:

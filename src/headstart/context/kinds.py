@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from headstart.records import is_changelog, is_test_file
 
@@ -68,12 +68,13 @@ def files_of_kind(kind: str, files: Iterable[str]) -> list[str]:
     return sorted(path for path in files if matches(path))
 
 
-def rank_kind(found: Sequence[str], order: Sequence[str], change_count: Callable[[str], int], limit: int) -> list[str]:
+def rank_kind(
+    found: Sequence[str], position: Mapping[str, int], change_count: Callable[[str], int], limit: int
+) -> list[str]:
     """Return up to `limit` of the files `found`: as the other rankings placed them, then the most changed.
 
-    `order` is the fused ranking without this one.
+    `position` maps each file of the fused ranking, without this one, to its rank.
     """
-    position = {path: rank for rank, path in enumerate(order)}
     placed = sorted((path for path in found if path in position), key=position.__getitem__)
     if len(placed) >= limit:
         return placed[:limit]

@@ -129,7 +129,7 @@ def rank_files(
     kind = task_kind(task)
     if kind is None:
         return fused
-    return _fuse_kind(view, kind, fused, order=[path for path, _ in semantic])
+    return _fuse_kind(view, kind, fused)
 
 
 def _fuse(
@@ -159,24 +159,17 @@ def _fuse(
     return sorted(evidence.items(), key=lambda entry: (-entry[1].score, order.get(entry[0], len(order)), entry[0]))
 
 
-def _fuse_kind(
-    view: HistoryView, kind: str, fused: list[tuple[str, FileEvidence]], order: list[str]
-) -> list[tuple[str, FileEvidence]]:
+def _fuse_kind(view: HistoryView, kind: str, fused: list[tuple[str, FileEvidence]]) -> list[tuple[str, FileEvidence]]:
     """Fuse in the files of the kind the task's prefix names, in the order the other rankings gave them."""
     evidence = dict(fused)
-    files = rank_kind(
-        view.files_of_kind(kind), [path for path, _ in fused], lambda path: len(view.by_file.get(path, ())), FUSION_DEPTH
-    )
+    # The fused order already breaks ties by the similar-changes ranking, so it breaks them here too.
+    position = {path: rank for rank, (path, _) in enumerate(fused)}
+    files = rank_kind(view.files_of_kind(kind), position, lambda path: len(view.by_file.get(path, ())), FUSION_DEPTH)
     for rank, path in enumerate(files):
         item = evidence.setdefault(path, FileEvidence())
         item.score += KIND_FUSION_WEIGHT / (FUSION_K + rank)
         item.kind = kind
-    position = {path: rank for rank, (path, _) in enumerate(fused)}
-    semantic = {path: rank for rank, path in enumerate(order)}
-    return sorted(
-        evidence.items(),
-        key=lambda entry: (-entry[1].score, position.get(entry[0], len(position)), semantic.get(entry[0], len(semantic)), entry[0]),
-    )
+    return sorted(evidence.items(), key=lambda entry: (-entry[1].score, position.get(entry[0], len(position)), entry[0]))
 
 
 def hit_label(hit: SearchHit) -> str:
