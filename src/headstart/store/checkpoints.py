@@ -17,15 +17,16 @@ from headstart.store import filters
 from headstart.store.tables import open_table, strict_keys
 
 CHECKPOINTS_TABLE = "checkpoints"
-# Each repository's tracker listings with a checkpoint of their own: (tracker, listing).
-TRACKER_LISTINGS: tuple[tuple[str, str | None], ...] = (
-    ("github", None),
-    ("gitlab", "merge_requests"),
-    ("gitlab", "issues"),
-)
 CHECKPOINTS_SCHEMA = strict_keys(
     pa.schema([("source", pa.string()), ("value", pa.string()), ("updated_ms", pa.int64())]),
     ["source"],
+)
+# The GitLab listings the indexer reads, each with a checkpoint of its own. GitHub has one.
+GITLAB_LISTINGS = ("merge_requests", "issues")
+# Each repository's tracker listings with a checkpoint: (tracker, listing or None).
+TRACKER_LISTINGS: tuple[tuple[str, str | None], ...] = (
+    ("github", None),
+    *(("gitlab", listing) for listing in GITLAB_LISTINGS),
 )
 
 

@@ -50,23 +50,24 @@ class Checkpoints:
         with _LOCK:
             data = self._read()
             data[source] = value
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, self.path)
+            self._replace(data)
         logger.debug("checkpoint %s = %s", source, value)
 
     def delete_prefixed(self, prefixes: tuple[str, ...]) -> list[str]:
         """Remove the sources starting with one of `prefixes`; return them."""
         with _LOCK:
             data = self._read()
-            gone = sorted(source for source in data if source.startswith(prefixes))
-            if gone:
-                temporary = self.path.with_suffix(".tmp")
-                kept = {source: value for source, value in data.items() if source not in gone}
-                temporary.write_text(json.dumps(kept, indent=1, sort_keys=True), encoding="utf-8")
-                os.replace(temporary, self.path)
-        return gone
+            removed = sorted(source for source in data if source.startswith(prefixes))
+            if removed:
+                self._replace({source: value for source, value in data.items() if source not in removed})
+        return removed
+
+    def _replace(self, data: dict[str, str]) -> None:
+        """Write `data` to a temporary file and move it over the file, so a reader never sees half."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, self.path)
 
 
 class StoreCheckpoints(Checkpoints):

@@ -17,7 +17,7 @@ from headstart.indexers.trackers.http import Auth, TrackerClient, TrackerError
 from headstart.indexers.trackers.writer import write_records
 from headstart.records import Link, LinkKind, Record, RecordKind, record_id
 from headstart.store import Store
-from headstart.store.checkpoints import tracker_checkpoint
+from headstart.store.checkpoints import GITLAB_LISTINGS, tracker_checkpoint
 
 logger = logging.getLogger("headstart.indexers.trackers")
 
@@ -135,7 +135,7 @@ def index_gitlab(
     with TrackerClient(source, api, auth, token_help=TOKEN_HELP, **options) as client:
         try:
             client.get(f"projects/{encoded}")
-            for listing in ("merge_requests", "issues"):
+            for listing in GITLAB_LISTINGS:
                 key = tracker_checkpoint("gitlab", repo, store.uri, listing)
                 params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "asc", "per_page": 100}
                 since = checkpoints.get(key)
