@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from headstart.context.guardrails import guardrails_for, sort_items
-from headstart.context.history import HistoryCache, HistoryView
+from headstart.context.history import Change, HistoryCache, HistoryView
 from headstart.context.signals import Thresholds, is_fix
 from headstart.context.models import Brief, CoChange, FixOrRevert, Guardrail, LikelyFile, RelatedChange
 from headstart.records import Freshness
@@ -223,32 +223,29 @@ def _fixes_and_reverts(view: HistoryView, paths: Sequence[str]) -> list[FixOrRev
             if not links:
                 continue
             kind, target = links[0]
-            found[change.key] = FixOrRevert(
-                kind="revert" if kind == LinkKind.REVERTS.value else "fix",
-                sha=change.key,
-                title=change.title,
-                date=change.created_at,
-                url=change.url,
-                files=change.files[:8],
-                missing_files=[other for other in change.files[:8] if not view.exists(other)],
-                target=target,
-            )
+            found[change.key] = _fix_or_revert(view, change, "revert" if kind == LinkKind.REVERTS.value else "fix", target)
         # Commits reverted later are fragile history too, even if their own message is plain.
         for change in view.commits_touching(path):
             for kind, reverter_id in view.incoming.get(f"commit:{change.key}", []):
                 reverter = view.changes[reverter_id]
                 if kind == LinkKind.REVERTS.value and reverter.key not in found:
-                    found[reverter.key] = FixOrRevert(
-                        kind="revert",
-                        sha=reverter.key,
-                        title=reverter.title,
-                        date=reverter.created_at,
-                        url=reverter.url,
-                        files=reverter.files[:8],
-                        missing_files=[other for other in reverter.files[:8] if not view.exists(other)],
-                        target=f"commit:{change.key}",
-                    )
+                    found[reverter.key] = _fix_or_revert(view, reverter, "revert", f"commit:{change.key}")
     return sorted(found.values(), key=lambda item: item.date, reverse=True)[:FIX_LIMIT]
+
+
+def _fix_or_revert(view: HistoryView, change: Change, kind: str, target: str) -> FixOrRevert:
+    """Describe a fixing or reverting commit, with up to 8 of its files and those gone since."""
+    files = change.files[:8]
+    return FixOrRevert(
+        kind=kind,
+        sha=change.key,
+        title=change.title,
+        date=change.created_at,
+        url=change.url,
+        files=files,
+        missing_files=[other for other in files if not view.exists(other)],
+        target=target,
+    )
 
 
 def _co_changes(view: HistoryView, paths: Sequence[str]) -> list[CoChange]:
