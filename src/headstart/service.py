@@ -112,7 +112,7 @@ class Headstart:
             if name is not None and name not in names:
                 name = None
         if name is None:
-            known = ", ".join(repr(known) for known in sorted(names)) or "none yet"
+            known = ", ".join(repr(indexed) for indexed in sorted(names)) or "none yet"
             raise InputError(
                 f"repository {repo!r} not found in the store (indexed: {known}); "
                 "pass one of those names, or the folder of an indexed repository"

@@ -171,11 +171,11 @@ def test_forget_rejected_during_index_job(two_repositories, store: Store, tmp_pa
     assert store.repository_state(str(forgotten.path)) is not None
 
 
-def test_forget_repository_imported_from_a_tracker_only(
+def test_forget_tracker_only_repository(
     two_repositories, store: Store, tmp_path: Path
 ) -> None:
-    kept, _ = two_repositories
-    index_repository(store, kept.path)
+    indexed, _ = two_repositories
+    index_repository(store, indexed.path)
     issues = [
         {
             "author": {"login": "ada"}, "body": "Totals are off.", "createdAt": "2024-01-05T00:00:00Z",
@@ -187,13 +187,13 @@ def test_forget_repository_imported_from_a_tracker_only(
     export = tmp_path / "issues.json"
     export.write_text(json.dumps(issues))
     import_file(store, export)
-    assert store.record_repositories() == {str(kept.path), "github.com/acme/billing"}
-    # Older versions kept tracker checkpoints in a file of the data folder, read as a fallback.
+    assert store.record_repositories() == {str(indexed.path), "github.com/acme/billing"}
+    # Older versions indexed tracker checkpoints in a file of the data folder, read as a fallback.
     legacy = tmp_path / "data" / "trackers" / "checkpoints.json"
     legacy.parent.mkdir(parents=True)
     forgotten_key = f"github:github.com/acme/billing@{store.uri}"
-    kept_key = f"github:{kept.path}@{store.uri}"
-    legacy.write_text(json.dumps({forgotten_key: "2024-05-01T00:00:00Z", kept_key: "2024-05-02T00:00:00Z"}))
+    indexed_key = f"github:{indexed.path}@{store.uri}"
+    legacy.write_text(json.dumps({forgotten_key: "2024-05-01T00:00:00Z", indexed_key: "2024-05-02T00:00:00Z"}))
     assert default_checkpoints(store, tmp_path / "data").get(forgotten_key) == "2024-05-01T00:00:00Z"
 
     forgot = headstart("forget", "github.com/acme/billing", "--db", store.uri, data=tmp_path / "data")
@@ -201,10 +201,10 @@ def test_forget_repository_imported_from_a_tracker_only(
 
     assert forgot.returncode == 0, forgot.stderr
     assert forgot.stdout == "forgot github.com/acme/billing: 0 commits, 0 pull requests and 2 bugs removed from the store\n"
-    assert store.record_repositories() == {str(kept.path)}
-    assert len(store.keys(str(kept.path), RecordKind.COMMIT.value)) == 2
+    assert store.record_repositories() == {str(indexed.path)}
+    assert len(store.keys(str(indexed.path), RecordKind.COMMIT.value)) == 2
     assert unknown.returncode == 2
-    assert f"(indexed: '{kept.path}')" in unknown.stderr
+    assert f"(indexed: '{indexed.path}')" in unknown.stderr
     # Indexed from the tracker again, it starts from the beginning, not from the old file.
-    assert json.loads(legacy.read_text()) == {kept_key: "2024-05-02T00:00:00Z"}
+    assert json.loads(legacy.read_text()) == {indexed_key: "2024-05-02T00:00:00Z"}
     assert default_checkpoints(store, tmp_path / "data").get(forgotten_key) is None

@@ -59,12 +59,12 @@ def test_rank_kind_keeps_the_fused_order(kind: str, expected: list[str]) -> None
     assert rank_kind(files_of_kind(kind, HEAD), position, lambda path: changes.get(path, 0), limit=1) == expected[:1]
 
 
-def test_no_files_of_a_kind_rank_nothing() -> None:
+def test_rank_kind_without_matches() -> None:
     assert files_of_kind(CI, ["lib/app.rb", "README.md"]) == []
     assert rank_kind([], {"lib/app.rb": 0}, lambda path: 0, limit=10) == []
 
 
-def test_brief_names_the_workflow_a_ci_task_changes(git_repo, store, tmp_path) -> None:
+def test_brief_ranks_ci_workflow(git_repo, store, tmp_path) -> None:
     git_repo.commit("Add the app", {"lib/app.rb": "class App; end\n", "test/app_test.rb": "t = 1\n"})
     git_repo.commit("Run the suite on push", {".github/workflows/test.yml": "on: push\n"})
     for number in range(6):

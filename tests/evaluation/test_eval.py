@@ -185,7 +185,8 @@ def test_eval_margins_pair_the_tasks(evaluated) -> None:
         differences = [result.scores["headstart"].recall_at(10) - result.scores[name].recall_at(10) for result in report.results]
         assert found.difference == pytest.approx(sum(differences) / len(differences)), name
         assert found.low <= found.difference <= found.high, name
-        assert min(differences) <= found.low and found.high <= max(differences), name
+        assert min(differences) <= found.low, name
+        assert found.high <= max(differences), name
 
 
 def test_margin_interval() -> None:
@@ -334,15 +335,16 @@ def test_cli_bad_cut_rev(git_repo, tmp_path: Path, monkeypatch, capsys) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--out", "--work"])
-def test_cli_refuses_a_file_for_a_folder_before_indexing(git_repo, tmp_path: Path, monkeypatch, capsys, flag: str) -> None:
+def test_cli_rejects_file_as_folder(git_repo, tmp_path: Path, monkeypatch, capsys, flag: str) -> None:
     import headstart.cli.eval  # noqa: F401 - registers the command on the app
     from headstart.cli.app import main
 
     git_repo.commit("One", {"a.py": "a\n"})
     git_repo.commit("Two", {"a.py": "b\n"})
-    taken = tmp_path / "notes.txt"
-    taken.write_text("keep me\n")
-    folders = {"--out": str(tmp_path / "o"), "--work": str(tmp_path / "w"), flag: str(taken)}
+    # The folder is rejected before indexing, so the file stays as it was and nothing is created.
+    existing_file = tmp_path / "notes.txt"
+    existing_file.write_text("keep me\n")
+    folders = {"--out": str(tmp_path / "o"), "--work": str(tmp_path / "w"), flag: str(existing_file)}
     argv = ["headstart", "eval", str(git_repo.path), "--out", folders["--out"], "--work", folders["--work"]]
     monkeypatch.setattr(sys, "argv", argv)
 
@@ -351,9 +353,10 @@ def test_cli_refuses_a_file_for_a_folder_before_indexing(git_repo, tmp_path: Pat
 
     err = capsys.readouterr().err
     assert exited.value.code == 2
-    assert err == f"error: {flag} '{taken}' is a file, not a folder; give a folder (it is created when missing)\n"
-    assert taken.read_text() == "keep me\n"
-    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()
+    assert err == f"error: {flag} '{existing_file}' is a file, not a folder; give a folder (it is created when missing)\n"
+    assert existing_file.read_text() == "keep me\n"
+    assert not (tmp_path / "w").exists()
+    assert not (tmp_path / "o").exists()
 
 
 def test_cli_writes_report(history, tmp_path: Path, monkeypatch, capsys) -> None:

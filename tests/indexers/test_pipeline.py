@@ -415,7 +415,7 @@ def test_fix_counts_read_the_commit_body(git_repo, store: Store) -> None:
     rebuild_stats(store, repo, max_files_per_commit=30)
     rebuilt = {stats.path: stats.fix_shas for stats in store.stats.file_stats(repo, ["parser.py", "export.py"])}
 
-    # "Closes #7" closes a feature request; "Fixes #12" fixes a bug, as the brief's fixes section says.
+    # "Closes #7" closes a feature request and "Fixes #12" fixes a bug, as in the brief's fixes section.
     assert in_step == {"parser.py": [fixes], "export.py": []}
     assert rebuilt == in_step
     assert closes not in in_step["export.py"]

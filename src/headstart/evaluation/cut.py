@@ -227,13 +227,13 @@ def list_tasks(
         changed = sorted({change.path for change in diff_changes(repo, commit)})
         # The subject first, because a merge's subject names the branch, and a bot's branch marks its pull request.
         reason = skip_reason(subject, message, author, len(changed), max_files)
-        shown = subject
+        listed_subject = subject
         if reason is None and title != subject:
             reason = skip_reason(title, message, author, len(changed), max_files)
             # The title is what made it no task: "Merge pull request #1864 from …" would hide why.
-            shown = title
+            listed_subject = title
         if reason is not None:
-            skipped.append(Skipped(sha=sha, subject=shown, reason=reason))
+            skipped.append(Skipped(sha=sha, subject=listed_subject, reason=reason))
             continue
 
         changelog = [path for path in changed if is_changelog(path)]

@@ -283,7 +283,8 @@ def commit_facts(commits: Iterable[Record]) -> list[CommitFacts]:
                 files=tuple(commit.files),
                 created_at=commit.created_at,
                 author=commit.authors[0] if commit.authors else None,
-                # The body tells "Fixes #12" from "Closes #12", as the brief's fixes section does.
+                # Only the body distinguishes "Fixes #12" from "Closes #12", as in the brief's fixes section.
+                # NOTE: stores indexed before the body was read keep their fix counts until `forget` and a new index.
                 is_fix=is_fix_commit(commit.title, kinds, commit.body),
                 is_revert=is_revert_commit(kinds),
             )
